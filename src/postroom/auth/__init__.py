@@ -1,0 +1,1 @@
+"""Tenants, users, roles, API keys and tokens."""

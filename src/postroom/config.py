@@ -1,0 +1,221 @@
+"""One typed Settings object for the whole service.
+
+Values come from environment variables (the names deployers already use, such as
+``DATABASE_URL`` or ``SMTP_PORT``, and ``POSTROOM_*`` for everything else) and from
+an optional file named by ``POSTROOM_CONFIG`` (a ``KEY=value`` env file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_JWT_SECRET = "postroom-development-secret-change-me"
+MIN_SECRET_LENGTH = 32
+PRODUCTION_NAMES = {"production", "prod"}
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unsafe; the message names the variable to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=os.environ.get("POSTROOM_CONFIG"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    environment: Literal["development", "test", "production", "prod", "staging"] = Field(
+        "development",
+        validation_alias=_env("POSTROOM_ENV", "APP_ENV", "ENVIRONMENT"),
+        description="development (safe laptop defaults) or production (auth and secrets enforced)",
+    )
+    database_url: str = Field(
+        "",
+        validation_alias=_env("DATABASE_URL", "POSTROOM_DATABASE_URL"),
+        description="sqlite:///path or postgresql://user:pass@host/db; default: SQLite in STORAGE_DIR",
+    )
+    redis_url: str = Field("", validation_alias=_env("REDIS_URL", "POSTROOM_REDIS_URL"))
+    storage_dir: Path = Field(
+        Path("./postroom-data"),
+        validation_alias=_env("STORAGE_DIR", "POSTROOM_STORAGE_DIR"),
+        description="folder for the SQLite database and the raw message blobs",
+    )
+    blob_fsync: bool = Field(
+        True,
+        validation_alias=_env("POSTROOM_BLOB_FSYNC"),
+        description="fsync raw message files before acknowledging them",
+    )
+
+    # HTTP
+    api_host: str = Field("127.0.0.1", validation_alias=_env("API_HOST", "POSTROOM_API_HOST"))
+    api_port: int = Field(8025, validation_alias=_env("API_PORT", "POSTROOM_API_PORT"))
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("CORS_ORIGINS", "POSTROOM_CORS_ORIGINS")
+    )
+
+    # SMTP capture
+    smtp_host: str = Field("127.0.0.1", validation_alias=_env("SMTP_BIND", "POSTROOM_SMTP_HOST"))
+    smtp_port: int = Field(1025, validation_alias=_env("SMTP_PORT", "POSTROOM_SMTP_PORT"))
+    smtp_hostname: str = Field("postroom.local", validation_alias=_env("POSTROOM_SMTP_HOSTNAME"))
+    smtp_max_message_bytes: int = Field(
+        50 * 1024 * 1024, validation_alias=_env("POSTROOM_SMTP_MAX_MESSAGE_BYTES", "SMTP_MAX_MESSAGE_SIZE")
+    )
+    smtp_max_line_bytes: int = Field(
+        1024 * 1024,
+        validation_alias=_env("POSTROOM_SMTP_MAX_LINE_BYTES"),
+        description="hard cap for one line; lines over 998 octets below it are accepted and flagged",
+    )
+    smtp_auth: Literal["none", "any", "file"] = Field(
+        "none",
+        validation_alias=_env("POSTROOM_SMTP_AUTH"),
+        description="none: no AUTH; any: accept any credentials; file: check POSTROOM_SMTP_AUTH_FILE",
+    )
+    smtp_auth_file: Path | None = Field(None, validation_alias=_env("POSTROOM_SMTP_AUTH_FILE"))
+    smtp_auth_allow_insecure: bool = Field(True, validation_alias=_env("POSTROOM_SMTP_AUTH_ALLOW_INSECURE"))
+    smtp_tls: Literal["none", "starttls", "implicit"] = Field(
+        "none", validation_alias=_env("POSTROOM_SMTP_TLS")
+    )
+    smtp_tls_cert: Path | None = Field(None, validation_alias=_env("POSTROOM_SMTP_TLS_CERT"))
+    smtp_tls_key: Path | None = Field(None, validation_alias=_env("POSTROOM_SMTP_TLS_KEY"))
+    smtp_chaos: str = Field(
+        "",
+        validation_alias=_env("POSTROOM_SMTP_CHAOS"),
+        description="chaos triggers, e.g. 'mail=451:0.5,rcpt=550:0.1,data=452:1'",
+    )
+
+    # Release (relay captured mail to a real server)
+    release_host: str = Field("", validation_alias=_env("POSTROOM_RELEASE_HOST"))
+    release_port: int = Field(25, validation_alias=_env("POSTROOM_RELEASE_PORT"))
+    release_username: str = Field("", validation_alias=_env("POSTROOM_RELEASE_USERNAME"))
+    release_password: str = Field("", validation_alias=_env("POSTROOM_RELEASE_PASSWORD"))
+    release_tls: Literal["none", "starttls", "implicit"] = Field(
+        "none", validation_alias=_env("POSTROOM_RELEASE_TLS")
+    )
+    release_allowed_recipients: str = Field(
+        "",
+        validation_alias=_env("POSTROOM_RELEASE_ALLOWED_RECIPIENTS"),
+        description="regular expression a release recipient must match (empty: any)",
+    )
+
+    # Store limits
+    max_messages: int = Field(
+        0,
+        validation_alias=_env("MAX_MESSAGES", "POSTROOM_MAX_MESSAGES"),
+        description="keep at most this many messages per tenant (0: unlimited)",
+    )
+
+    # Auth
+    jwt_secret: str = Field(DEFAULT_JWT_SECRET, validation_alias=_env("JWT_SECRET", "POSTROOM_JWT_SECRET"))
+    jwt_access_minutes: int = Field(15, validation_alias=_env("POSTROOM_JWT_ACCESS_MINUTES"))
+    jwt_refresh_days: int = Field(14, validation_alias=_env("POSTROOM_JWT_REFRESH_DAYS"))
+    auth_required: bool | None = Field(
+        None,
+        validation_alias=_env("POSTROOM_AUTH_REQUIRED"),
+        description="default: open only when bound to loopback outside production",
+    )
+    bootstrap_token: str = Field("", validation_alias=_env("POSTROOM_BOOTSTRAP_TOKEN"))
+
+    # Workers
+    run_workers: bool = Field(True, validation_alias=_env("POSTROOM_RUN_WORKERS"))
+    job_lease_seconds: int = Field(60, validation_alias=_env("POSTROOM_JOB_LEASE_SECONDS"))
+    job_poll_seconds: float = Field(0.5, validation_alias=_env("POSTROOM_JOB_POLL_SECONDS"))
+
+    # Logs
+    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL", "POSTROOM_LOG_LEVEL"))
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", validation_alias=_env("LOG_FORMAT", "POSTROOM_LOG_FORMAT")
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if not self.is_production:
+            return self
+        if self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"JWT_SECRET must be set to a random value of at least {MIN_SECRET_LENGTH} characters "
+                "in production"
+            )
+        if self.bootstrap_token and len(self.bootstrap_token) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"POSTROOM_BOOTSTRAP_TOKEN must be at least {MIN_SECRET_LENGTH} characters in production"
+            )
+        if self.auth_required is False:
+            raise ConfigError("POSTROOM_AUTH_REQUIRED cannot be false in production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment in PRODUCTION_NAMES
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL for DATABASE_URL (SQLite in STORAGE_DIR by default)."""
+        url = self.database_url or f"sqlite:///{(self.storage_dir / 'postroom.db').resolve()}"
+        return to_async_url(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.storage_dir / "blobs"
+
+    def auth_is_required(self, bind_host: str | None = None) -> bool:
+        if self.auth_required is not None:
+            return self.auth_required
+        if self.is_production:
+            return True
+        return (bind_host or self.api_host) not in {"127.0.0.1", "localhost", "::1"}
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format == "auto":
+            return self.is_production
+        return self.log_format == "json"
+
+
+def to_async_url(url: str) -> str:
+    """Map the URLs deployers write to SQLAlchemy's async drivers."""
+    for prefix, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(prefix):
+            return driver + url[len(prefix) :]
+    return url
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment; ``overrides`` win (used by the CLI flags and tests)."""
+    return Settings(**overrides)

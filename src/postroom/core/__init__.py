@@ -1,0 +1,1 @@
+"""Shared machinery: ingest, the event log and the job queue."""

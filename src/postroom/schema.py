@@ -1,0 +1,10 @@
+"""Every capability's tables on one metadata, for migrations and schema checks."""
+
+from postroom.auth import models as auth_models
+from postroom.core import models as core_models
+from postroom.store import models as store_models
+from postroom.store.base import Base
+
+metadata = Base.metadata
+
+__all__ = ["auth_models", "core_models", "metadata", "store_models"]

@@ -1,0 +1,1 @@
+"""The message store: database engine, tables, blob store and full-text search."""
