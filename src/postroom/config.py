@@ -85,9 +85,7 @@ class Settings(BaseSettings):
     )
     smtp_auth_file: Path | None = Field(None, validation_alias=_env("POSTROOM_SMTP_AUTH_FILE"))
     smtp_auth_allow_insecure: bool = Field(True, validation_alias=_env("POSTROOM_SMTP_AUTH_ALLOW_INSECURE"))
-    smtp_tls: Literal["none", "starttls", "implicit"] = Field(
-        "none", validation_alias=_env("POSTROOM_SMTP_TLS")
-    )
+    smtp_tls: Literal["none", "starttls", "implicit"] = Field("none", validation_alias=_env("POSTROOM_SMTP_TLS"))
     smtp_tls_cert: Path | None = Field(None, validation_alias=_env("POSTROOM_SMTP_TLS_CERT"))
     smtp_tls_key: Path | None = Field(None, validation_alias=_env("POSTROOM_SMTP_TLS_KEY"))
     smtp_chaos: str = Field(
@@ -101,9 +99,7 @@ class Settings(BaseSettings):
     release_port: int = Field(25, validation_alias=_env("POSTROOM_RELEASE_PORT"))
     release_username: str = Field("", validation_alias=_env("POSTROOM_RELEASE_USERNAME"))
     release_password: str = Field("", validation_alias=_env("POSTROOM_RELEASE_PASSWORD"))
-    release_tls: Literal["none", "starttls", "implicit"] = Field(
-        "none", validation_alias=_env("POSTROOM_RELEASE_TLS")
-    )
+    release_tls: Literal["none", "starttls", "implicit"] = Field("none", validation_alias=_env("POSTROOM_RELEASE_TLS"))
     release_allowed_recipients: str = Field(
         "",
         validation_alias=_env("POSTROOM_RELEASE_ALLOWED_RECIPIENTS"),
@@ -160,13 +156,10 @@ class Settings(BaseSettings):
             return self
         if self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < MIN_SECRET_LENGTH:
             raise ConfigError(
-                f"JWT_SECRET must be set to a random value of at least {MIN_SECRET_LENGTH} characters "
-                "in production"
+                f"JWT_SECRET must be set to a random value of at least {MIN_SECRET_LENGTH} characters in production"
             )
         if self.bootstrap_token and len(self.bootstrap_token) < MIN_SECRET_LENGTH:
-            raise ConfigError(
-                f"POSTROOM_BOOTSTRAP_TOKEN must be at least {MIN_SECRET_LENGTH} characters in production"
-            )
+            raise ConfigError(f"POSTROOM_BOOTSTRAP_TOKEN must be at least {MIN_SECRET_LENGTH} characters in production")
         if self.auth_required is False:
             raise ConfigError("POSTROOM_AUTH_REQUIRED cannot be false in production")
         return self

@@ -30,9 +30,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "events",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
@@ -53,9 +51,7 @@ def upgrade() -> None:
 
     op.create_table(
         "jobs",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=True),
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column(
@@ -88,16 +84,12 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_jobs_status_run_at_priority", ["status", "run_at", "priority"], unique=False
-        )
+        batch_op.create_index("ix_jobs_status_run_at_priority", ["status", "run_at", "priority"], unique=False)
         batch_op.create_index("ix_jobs_tenant_id_id", ["tenant_id", "id"], unique=False)
 
     op.create_table(
         "messages",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("message_id", sa.String(length=998), nullable=True),
@@ -152,9 +144,7 @@ def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index("ix_messages_blob_sha256", ["blob_sha256"], unique=False)
         batch_op.create_index("ix_messages_parse_state_id", ["parse_state", "id"], unique=False)
-        batch_op.create_index(
-            "ix_messages_tenant_id_from_address", ["tenant_id", "from_address"], unique=False
-        )
+        batch_op.create_index("ix_messages_tenant_id_from_address", ["tenant_id", "from_address"], unique=False)
         batch_op.create_index("ix_messages_tenant_id_id", ["tenant_id", "id"], unique=False)
 
     op.create_table(
@@ -190,9 +180,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_api_keys_tenant_id_tenants"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_api_keys_user_id_users"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_api_keys_user_id_users"), ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
     )

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (Debian packages, .venv with the dev extras) and runs
+# lint, type checks and the whole test suite, on SQLite and PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+packages=(postgresql redis-server swaks)
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+scripts/bootstrap.sh dev
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+.venv/bin/mypy
+exec .venv/bin/pytest -n "${PYTEST_WORKERS:-2}" "$@"

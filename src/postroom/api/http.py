@@ -1,0 +1,51 @@
+"""Builds the FastAPI application around a running Postroom."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from postroom import __version__
+from postroom.api import problems
+from postroom.api.routes import access, admin, events, messages, ops
+from postroom.app import Postroom
+
+ROUTERS = (messages.router, events.router, access.router, admin.router, ops.router)
+
+
+def create_app(postroom: Postroom, *, auth_required: bool, manage_lifecycle: bool = False) -> FastAPI:
+    """``manage_lifecycle``: start and stop ``postroom`` with the HTTP server (``postroom api``)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await postroom.start(smtp=False, workers=postroom.settings.run_workers)
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await postroom.stop()
+
+    app = FastAPI(
+        title="Postroom",
+        version=__version__,
+        description="Catch, send, sync, understand and automate email. Errors are application/problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.postroom = postroom
+    app.state.auth_required = auth_required
+    problems.install(app)
+    if postroom.settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=postroom.settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,107 @@
+"""Composition root: settings -> engine -> services -> entry points. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from sqlalchemy import text
+
+from postroom.auth.service import AuthService
+from postroom.capture.chaos import ChaosMonkey
+from postroom.capture.pruning import prune
+from postroom.capture.release import make_release_handler
+from postroom.capture.smtp import CaptureServer
+from postroom.config import Settings
+from postroom.core.events import EventHub
+from postroom.core.ingest import Ingestor
+from postroom.core.messages import MessageService
+from postroom.core.parsing import ParseSweeper
+from postroom.core.worker import JobHandler, JobWorker
+from postroom.store.blobs import BlobStore
+from postroom.store.engine import create_engine
+from postroom.store.migrate import upgrade_async
+
+log = structlog.get_logger(__name__)
+
+PRUNE_INTERVAL_SECONDS = 2.0
+
+
+class Postroom:
+    """One running Postroom: the pieces every entry point (serve, api, smtp, worker) shares."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings.resolved_database_url)
+        self.blobs = BlobStore(settings.blob_dir, fsync=settings.blob_fsync)
+        self.hub = EventHub(self.engine, redis_url=settings.redis_url)
+        self.sweeper = ParseSweeper(self.engine, self.blobs)
+        self.ingestor = Ingestor(self.engine, self.blobs, self.hub, on_commit=self.sweeper.notify)
+        self.messages = MessageService(self.engine, self.blobs, self.hub)
+        self.auth = AuthService(self.engine, settings)
+        self.chaos = ChaosMonkey.from_setting(settings.smtp_chaos)
+        handlers: dict[str, JobHandler] = {"capture.release": make_release_handler(settings, self.messages)}
+        self.worker = JobWorker(
+            self.engine,
+            handlers,
+            lease_seconds=settings.job_lease_seconds,
+            poll_seconds=settings.job_poll_seconds,
+        )
+        self.capture: CaptureServer | None = None
+        self.default_tenant_id = 0
+        self._background: list[asyncio.Task[None]] = []
+        self._workers_running = False
+
+    async def start(self, *, smtp: bool = True, workers: bool = True, migrate: bool | None = None) -> None:
+        if migrate if migrate is not None else self.settings.is_sqlite:
+            await upgrade_async(self.settings.resolved_database_url)
+        self.default_tenant_id = await self.auth.ensure_default_tenant()
+        await self.hub.start()
+        await self.ingestor.start()
+        if workers:
+            await self.sweeper.start()
+            await self.worker.start()
+            self._workers_running = True
+            if self.settings.max_messages > 0:
+                self._background.append(asyncio.create_task(self._prune_forever(), name="prune"))
+        if smtp:
+            self.capture = CaptureServer(
+                self.settings,
+                self.ingestor,
+                default_tenant_id=self.default_tenant_id,
+                chaos=self.chaos,
+                resolve_api_key=self.auth.resolve_api_key,
+            )
+            await self.capture.start()
+
+    async def stop(self) -> None:
+        if self.capture is not None:
+            await self.capture.stop()
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._workers_running:
+            await self.worker.stop()
+            await self.sweeper.stop()
+        await self.ingestor.stop()
+        await self.hub.stop()
+        self.blobs.close()
+        await self.engine.dispose()
+
+    async def _prune_forever(self) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+            try:
+                await prune(self.engine, self.messages, self.settings.max_messages)
+            except Exception as exc:
+                log.warning("prune_failed", error=str(exc))
+
+    async def database_ok(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True

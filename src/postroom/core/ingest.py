@@ -1,0 +1,255 @@
+"""Ingest: the one way a message enters the store, whatever its source.
+
+The hot path stays lean: the caller's task parses only the header block; a single
+writer task then takes every message queued meanwhile and, per batch, writes the raw
+blobs (fsynced in parallel) and commits ONE transaction with the message rows, tags,
+header search rows and ``message.received`` events (group commit). ``ingest()``
+returns only after that commit, so SMTP can answer 250 knowing the message is
+durable. The full MIME parse runs later (see ``core.parsing``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from postroom.core import events, metrics
+from postroom.core.events import EventHub, NewEvent
+from postroom.mime import Address, HeaderSummary, parse_headers
+from postroom.store import search
+from postroom.store.blobs import BlobStore, blob_digest
+from postroom.store.models import Message, MessageTag, ParseState
+from postroom.store.types import utcnow
+
+log = structlog.get_logger(__name__)
+
+MAX_BATCH = 256
+MAX_TAG_LENGTH = 100
+
+
+class StoreUnavailable(RuntimeError):
+    """The message could not be committed; the sender should retry later."""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    raw: bytes
+    tenant_id: int
+    source: str = "smtp"
+    envelope_from: str = ""
+    envelope_to: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: int
+    tenant_id: int
+    blob_sha256: str
+    summary: HeaderSummary
+
+
+@dataclass
+class _Pending:
+    incoming: Incoming
+    digest: str
+    summary: HeaderSummary
+    tags: list[str]
+    started: float
+    future: asyncio.Future[Stored] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+def normalise_tags(tags: Sequence[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for tag in tags:
+        cleaned = " ".join(tag.split())[:MAX_TAG_LENGTH]
+        if cleaned:
+            seen.setdefault(cleaned, None)
+    return list(seen)
+
+
+def _addresses(items: Sequence[Address]) -> list[dict[str, str]]:
+    return [{"name": a.name, "address": a.address} for a in items]
+
+
+def _address_text(items: Sequence[Address]) -> str:
+    return " ".join(f"{a.name} {a.address}" for a in items)
+
+
+class Ingestor:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        blobs: BlobStore,
+        hub: EventHub | None = None,
+        *,
+        max_batch: int = MAX_BATCH,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.on_commit = on_commit
+        self.blobs = blobs
+        self.hub = hub
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_loop(), name="ingest-writer")
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            await self._queue.join()  # what was accepted gets committed
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+
+    async def ingest(self, incoming: Incoming) -> Stored:
+        """Store one message durably; raises StoreUnavailable when the commit fails."""
+        pending = self._prepare(incoming)
+        if self._writer is None:
+            await self._write_batch([pending])
+        else:
+            self._queue.put_nowait(pending)
+        return await pending.future
+
+    async def ingest_many(self, items: Sequence[Incoming]) -> list[Stored]:
+        """Store a batch in one transaction (bulk import)."""
+        batch = [self._prepare(item) for item in items]
+        await self._write_batch(batch)
+        return [p.future.result() for p in batch]
+
+    def _prepare(self, incoming: Incoming) -> _Pending:
+        summary = parse_headers(incoming.raw)
+        return _Pending(
+            incoming=incoming,
+            digest=blob_digest(incoming.raw),
+            summary=summary,
+            tags=normalise_tags([*summary.tags, *incoming.tags]),
+            started=time.perf_counter(),
+        )
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._write_batch(batch)
+            for _ in batch:
+                self._queue.task_done()
+
+    async def _write_batch(self, batch: list[_Pending]) -> None:
+        try:
+            stored = await self._commit(batch)
+        except Exception as exc:
+            log.error("ingest_commit_failed", error=str(exc), messages=len(batch))
+            metrics.INGEST_FAILURES.inc(len(batch))
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(StoreUnavailable(str(exc)))
+            return
+        now = time.perf_counter()
+        for pending, result in zip(batch, stored, strict=True):
+            metrics.INGEST_SECONDS.observe(now - pending.started)
+            metrics.MESSAGES_RECEIVED.labels(source=pending.incoming.source).inc()
+            if not pending.future.done():
+                pending.future.set_result(result)
+        if self.on_commit is not None:
+            self.on_commit()
+        if self.hub is not None:
+            await self.hub.published()
+
+    async def _commit(self, batch: list[_Pending]) -> list[Stored]:
+        await asyncio.to_thread(self.blobs.put_many, [(p.incoming.raw, p.digest) for p in batch])
+        received_at = utcnow()
+        rows = [self._row(p, received_at) for p in batch]
+        async with self.engine.begin() as conn:
+            result = await conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows)
+            ids = [row[0] for row in result]
+            tag_rows = [
+                {"message_id": mid, "tag": tag, "tenant_id": p.incoming.tenant_id}
+                for mid, p in zip(ids, batch, strict=True)
+                for tag in p.tags
+            ]
+            if tag_rows:
+                await conn.execute(insert(MessageTag), tag_rows)
+            await search.insert(conn, [self._search_row(mid, p) for mid, p in zip(ids, batch, strict=True)])
+            await events.append(
+                conn,
+                [self._event(mid, row, p) for mid, row, p in zip(ids, rows, batch, strict=True)],
+            )
+        return [
+            Stored(id=mid, tenant_id=p.incoming.tenant_id, blob_sha256=p.digest, summary=p.summary)
+            for mid, p in zip(ids, batch, strict=True)
+        ]
+
+    @staticmethod
+    def _row(p: _Pending, received_at: Any) -> dict[str, Any]:
+        s, inc = p.summary, p.incoming
+        return {
+            "tenant_id": inc.tenant_id,
+            "source": inc.source,
+            "message_id": s.message_id[:998] if s.message_id else None,
+            "subject": s.subject,
+            "from_name": s.sender.name if s.sender else "",
+            "from_address": (s.sender.address if s.sender else "")[:320],
+            "to": _addresses(s.to),
+            "cc": _addresses(s.cc),
+            "bcc": _addresses(s.bcc),
+            "reply_to": _addresses(s.reply_to),
+            "envelope_from": inc.envelope_from[:320],
+            "envelope_to": list(inc.envelope_to),
+            "sent_at": s.date,
+            "received_at": received_at,
+            "size": len(inc.raw),
+            "blob_sha256": p.digest,
+            "is_read": False,
+            "has_attachments": False,
+            "parse_state": ParseState.PENDING,
+            "flags": sorted({*s.flags, *inc.flags}),
+            "snippet": "",
+        }
+
+    @staticmethod
+    def _search_row(message_id: int, p: _Pending) -> search.SearchRow:
+        s, inc = p.summary, p.incoming
+        sender = f"{s.sender.name} {s.sender.address}" if s.sender else ""
+        recipients = " ".join(
+            (_address_text(s.to), _address_text(s.cc), _address_text(s.bcc), " ".join(inc.envelope_to))
+        )
+        return search.SearchRow(
+            message_id=message_id,
+            tenant_id=inc.tenant_id,
+            subject=s.subject,
+            sender=f"{sender} {inc.envelope_from}",
+            recipients=recipients,
+        )
+
+    @staticmethod
+    def _event(message_id: int, row: dict[str, Any], p: _Pending) -> NewEvent:
+        return NewEvent(
+            tenant_id=p.incoming.tenant_id,
+            type="message.received",
+            subject_id=message_id,
+            payload={
+                "id": message_id,
+                "subject": row["subject"],
+                "from": {"name": row["from_name"], "address": row["from_address"]},
+                "to": row["to"],
+                "size": row["size"],
+                "tags": p.tags,
+                "received_at": row["received_at"].isoformat(),
+                "source": row["source"],
+            },
+        )

@@ -1,0 +1,332 @@
+"""Reading, searching, tagging and deleting stored messages, always within one tenant."""
+
+from __future__ import annotations
+
+import base64
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, exists, func, select, true, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from postroom.core import events
+from postroom.core.events import EventHub, NewEvent
+from postroom.core.ingest import normalise_tags
+from postroom.core.parsing import ensure_parsed, ensure_tenant_parsed
+from postroom.mime import Part, extract_part
+from postroom.store import search
+from postroom.store.blobs import BlobStore
+from postroom.store.models import Message, MessageBody, MessageTag
+from postroom.store.query import SearchQuery
+
+MAX_PAGE = 500
+DELETE_CHUNK = 500
+
+
+class MessageNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int
+    unread: int
+
+
+def encode_cursor(message_id: int) -> str:
+    return base64.urlsafe_b64encode(str(message_id).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        return int(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("cursor is not one this API returned") from exc
+
+
+def summary_json(row: Any, tags: Sequence[str]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "message_id": row.message_id,
+        "subject": row.subject,
+        "from": {"name": row.from_name, "address": row.from_address},
+        "to": row.to,
+        "cc": row.cc,
+        "bcc": row.bcc,
+        "reply_to": row.reply_to,
+        "envelope": {"from": row.envelope_from, "to": row.envelope_to},
+        "date": row.sent_at.isoformat() if row.sent_at else None,
+        "received_at": row.received_at.isoformat(),
+        "size": row.size,
+        "is_read": row.is_read,
+        "tags": list(tags),
+        "has_attachments": row.has_attachments,
+        "snippet": row.snippet,
+        "flags": row.flags,
+        "source": row.source,
+        "parsed": row.parse_state != 0,
+    }
+
+
+class MessageService:
+    def __init__(self, engine: AsyncEngine, blobs: BlobStore, hub: EventHub | None = None) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.hub = hub
+
+    # ---- reading -------------------------------------------------------------------
+    def _filters(self, tenant_id: int, query: SearchQuery) -> list[ColumnElement[bool]]:
+        dialect = self.engine.dialect.name
+        clauses: list[ColumnElement[bool]] = [Message.tenant_id == tenant_id]
+        if query.include:
+            clauses.append(search.match_clause(dialect, query.include))
+        for term in query.exclude:
+            clauses.append(~search.match_clause(dialect, [term]))
+        for tag in query.tags:
+            clauses.append(_has_tag(tag))
+        for tag in query.without_tags:
+            clauses.append(~_has_tag(tag))
+        if query.is_read is not None:
+            clauses.append(Message.is_read.is_(query.is_read))
+        if query.has_attachment is not None:
+            clauses.append(Message.has_attachments.is_(query.has_attachment))
+        if query.before is not None:
+            clauses.append(Message.received_at < query.before)
+        if query.after is not None:
+            clauses.append(Message.received_at >= query.after)
+        if query.message_id is not None:
+            clauses.append(Message.message_id == query.message_id)
+        return clauses
+
+    async def list(self, tenant_id: int, query: SearchQuery, *, limit: int = 50, cursor: str | None = None) -> Page:
+        limit = max(1, min(limit, MAX_PAGE))
+        if query.needs_bodies:
+            await ensure_tenant_parsed(self.engine, self.blobs, tenant_id)
+        clauses = self._filters(tenant_id, query)
+        page_clauses = list(clauses)
+        if cursor:
+            page_clauses.append(Message.id < decode_cursor(cursor))
+        async with self.engine.connect() as conn:
+            rows = list(
+                await conn.execute(select(Message).where(*page_clauses).order_by(Message.id.desc()).limit(limit + 1))
+            )
+            more = len(rows) > limit
+            rows = rows[:limit]
+            tags = await _tags_for(conn, [r.id for r in rows])
+            total = int(await conn.scalar(select(func.count()).select_from(Message).where(*clauses)) or 0)
+            unread = int(
+                await conn.scalar(
+                    select(func.count())
+                    .select_from(Message)
+                    .where(Message.tenant_id == tenant_id, Message.is_read.is_(False))
+                )
+                or 0
+            )
+        return Page(
+            items=[summary_json(r, tags.get(r.id, [])) for r in rows],
+            next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+            total=total,
+            unread=unread,
+        )
+
+    async def _row(self, conn: AsyncConnection, tenant_id: int, message_id: int) -> Any:
+        row = (
+            await conn.execute(select(Message).where(Message.id == message_id, Message.tenant_id == tenant_id))
+        ).first()
+        if row is None:
+            raise MessageNotFound(message_id)
+        return row
+
+    async def get(self, tenant_id: int, message_id: int) -> dict[str, Any]:
+        await ensure_parsed(self.engine, self.blobs, tenant_id, [message_id])
+        async with self.engine.connect() as conn:
+            row = await self._row(conn, tenant_id, message_id)
+            body = (await conn.execute(select(MessageBody).where(MessageBody.message_id == message_id))).first()
+            tags = await _tags_for(conn, [message_id])
+        detail = summary_json(row, tags.get(message_id, []))
+        detail.update(
+            text=body.text if body else "",
+            html=body.html if body else "",
+            headers=[{"name": n, "value": v} for n, v in (body.headers if body else [])],
+            attachments=[a for a in (body.attachments if body else []) if not a["is_inline"]],
+            inline=[a for a in (body.attachments if body else []) if a["is_inline"]],
+        )
+        return detail
+
+    async def raw(self, tenant_id: int, message_id: int) -> bytes:
+        async with self.engine.connect() as conn:
+            row = await self._row(conn, tenant_id, message_id)
+        return self.blobs.get(row.blob_sha256)
+
+    async def html(self, tenant_id: int, message_id: int) -> str:
+        return str((await self.get(tenant_id, message_id))["html"])
+
+    async def attachment(self, tenant_id: int, message_id: int, index: int) -> tuple[Part, bytes]:
+        found = extract_part(await self.raw(tenant_id, message_id), index)
+        if found is None:
+            raise MessageNotFound(f"{message_id}/{index}")
+        return found
+
+    # ---- changing ------------------------------------------------------------------
+    async def update(
+        self,
+        tenant_id: int,
+        message_id: int,
+        *,
+        is_read: bool | None = None,
+        tags: Sequence[str] | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        async with self.engine.begin() as conn:
+            await self._row(conn, tenant_id, message_id)
+            await self._apply(conn, tenant_id, [message_id], is_read, tags, add_tags, remove_tags)
+        await self._published()
+        async with self.engine.connect() as conn:
+            row = await self._row(conn, tenant_id, message_id)
+            current = await _tags_for(conn, [message_id])
+        return summary_json(row, current.get(message_id, []))
+
+    async def update_many(
+        self,
+        tenant_id: int,
+        ids: Sequence[int],
+        *,
+        is_read: bool | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+    ) -> int:
+        async with self.engine.begin() as conn:
+            found = list(
+                await conn.scalars(select(Message.id).where(Message.tenant_id == tenant_id, Message.id.in_(list(ids))))
+            )
+            await self._apply(conn, tenant_id, found, is_read, None, add_tags, remove_tags)
+        await self._published()
+        return len(found)
+
+    async def _apply(
+        self,
+        conn: AsyncConnection,
+        tenant_id: int,
+        ids: list[int],
+        is_read: bool | None,
+        tags: Sequence[str] | None,
+        add_tags: Sequence[str],
+        remove_tags: Sequence[str],
+    ) -> None:
+        if not ids:
+            return
+        if is_read is not None:
+            await conn.execute(update(Message).where(Message.id.in_(ids)).values(is_read=is_read))
+        if tags is not None:
+            await conn.execute(delete(MessageTag).where(MessageTag.message_id.in_(ids)))
+            add_tags = [*tags, *add_tags]
+        if remove_tags:
+            await conn.execute(
+                delete(MessageTag).where(MessageTag.message_id.in_(ids), MessageTag.tag.in_(list(remove_tags)))
+            )
+        wanted = normalise_tags(add_tags)
+        if wanted:
+            existing = await _tags_for(conn, ids)
+            rows = [
+                {"message_id": mid, "tag": tag, "tenant_id": tenant_id}
+                for mid in ids
+                for tag in wanted
+                if tag not in existing.get(mid, [])
+            ]
+            if rows:
+                await conn.execute(MessageTag.__table__.insert(), rows)
+        current_tags = await _tags_for(conn, ids)
+        read_state = dict(
+            (await conn.execute(select(Message.id, Message.is_read).where(Message.id.in_(ids)))).all()
+        )
+        await events.append(
+            conn,
+            [
+                NewEvent(
+                    tenant_id,
+                    "message.updated",
+                    mid,
+                    {"id": mid, "is_read": read_state[mid], "tags": current_tags.get(mid, [])},
+                )
+                for mid in ids
+            ],
+        )
+
+    async def delete(self, tenant_id: int, message_id: int) -> None:
+        if not await self.delete_ids(tenant_id, [message_id]):
+            raise MessageNotFound(message_id)
+
+    async def delete_ids(self, tenant_id: int, ids: Sequence[int]) -> int:
+        return await self._delete_where(tenant_id, Message.id.in_(list(ids)))
+
+    async def delete_matching(self, tenant_id: int, query: SearchQuery) -> int:
+        if query.needs_bodies:
+            await ensure_tenant_parsed(self.engine, self.blobs, tenant_id)
+        clauses = self._filters(tenant_id, query)
+        return (
+            await self._delete_where(tenant_id, *clauses[1:])
+            if len(clauses) > 1
+            else (await self._delete_where(tenant_id, true()))
+        )
+
+    async def _delete_where(self, tenant_id: int, *where: ColumnElement[bool]) -> int:
+        deleted = 0
+        digests: set[str] = set()
+        while True:
+            async with self.engine.begin() as conn:
+                rows = list(
+                    await conn.execute(
+                        select(Message.id, Message.blob_sha256)
+                        .where(Message.tenant_id == tenant_id, *where)
+                        .limit(DELETE_CHUNK)
+                    )
+                )
+                if not rows:
+                    break
+                ids = [r.id for r in rows]
+                digests.update(r.blob_sha256 for r in rows)
+                await conn.execute(delete(Message).where(Message.id.in_(ids)))
+                await events.append(conn, [NewEvent(tenant_id, "message.deleted", None, {"ids": ids})])
+            deleted += len(ids)
+        if deleted:
+            await self._published()
+            await self.collect_blobs(digests)
+        return deleted
+
+    async def collect_blobs(self, digests: set[str]) -> None:
+        """Remove blob files no message refers to any more (blobs are shared by content)."""
+        if not digests:
+            return
+        async with self.engine.connect() as conn:
+            still_used = set(
+                await conn.scalars(select(Message.blob_sha256).where(Message.blob_sha256.in_(list(digests))))
+            )
+        for digest in digests - still_used:
+            self.blobs.delete(digest)
+
+    async def _published(self) -> None:
+        if self.hub is not None:
+            await self.hub.published()
+
+
+def _has_tag(tag: str) -> ColumnElement[bool]:
+    return exists().where(MessageTag.message_id == Message.id, MessageTag.tag == tag)
+
+
+async def _tags_for(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = defaultdict(list)
+    if ids:
+        rows = await conn.execute(
+            select(MessageTag.message_id, MessageTag.tag)
+            .where(MessageTag.message_id.in_(list(ids)))
+            .order_by(MessageTag.message_id, MessageTag.tag)
+        )
+        for message_id, tag in rows:
+            found[message_id].append(tag)
+    return found

@@ -1,0 +1,221 @@
+"""Fast header-level parse for the ingest hot path: looks only at the bytes before the first blank line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from postroom.mime.addresses import Address, parse_address_list
+from postroom.mime.encoding import decode_rfc2047, truncate_value
+from postroom.mime.limits import DEFAULT_LIMITS, ParseLimits
+
+__all__ = ["HeaderBlock", "HeaderSummary", "find_block_end", "parse_headers", "split_header_block", "summarise"]
+
+# Blank-line patterns for CRLF, LF, lone CR and an LF line followed by a CRLF blank line.
+_SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r", b"\n\r\n")
+# A field name is printable ASCII without ":"; obsolete syntax allows blanks before the colon.
+# The value runs on over folded continuation lines.
+_FIELD = re.compile(r"([!-9;-~]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)\n?")
+_FOLD = re.compile(r"\n[ \t]*")
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderSummary:
+    message_id: str | None
+    subject: str
+    sender: Address | None
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    bcc: tuple[Address, ...]
+    reply_to: tuple[Address, ...]
+    date: datetime | None
+    tags: tuple[str, ...]
+    flags: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class HeaderBlock:
+    """Unfolded (name, raw value) fields of a header block plus the problems seen splitting it."""
+
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    def flag(self, name: str) -> None:
+        if name not in self.flags:
+            self.flags.append(name)
+
+
+def find_block_end(raw: bytes, limit: int) -> int:
+    """Offset where the header block ends (before the blank line), or -1 when there is no blank line."""
+    if raw[:1] in (b"\n", b"\r"):
+        return 0
+    best = -1
+    search_end = min(len(raw), limit)
+    for sep in _SEPARATORS:
+        found = raw.find(sep, 0, search_end if best < 0 else best + len(sep))
+        if found >= 0 and (best < 0 or found < best):
+            best = found
+    return best
+
+
+def _decode_block(block: bytes, out: HeaderBlock) -> str:
+    try:
+        return block.decode("ascii")
+    except UnicodeDecodeError:
+        out.flag("8bit-headers")
+    try:
+        return block.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines = []
+    for line in block.split(b"\n"):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(line.decode("latin-1"))
+    return "\n".join(lines)
+
+
+def split_header_block(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> HeaderBlock:
+    """Split and unfold the top-level header block. Never raises on bytes input."""
+    out = HeaderBlock()
+    if not raw:
+        return out
+    end = find_block_end(raw, limits.max_header_block_bytes)
+    if end < 0:
+        if len(raw) > limits.max_header_block_bytes:
+            out.flag("header-too-long")
+            end = limits.max_header_block_bytes
+        else:
+            out.flag("no-header-body-separator")
+            end = len(raw)
+    block = raw[:end]
+    if b"\r" in block:
+        block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    text = _decode_block(block, out)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    pos = 0
+    if text.startswith("From "):
+        pos = _skip_line(text, 0)  # mbox envelope line
+    cap = limits.max_header_bytes
+    fields = out.fields
+    match_field = _FIELD.match
+    size = len(text)
+    while pos < size:
+        match = match_field(text, pos)
+        if match is None:
+            if text[pos] in " \t":
+                # Continuation line with no field before it.
+                out.flag("malformed-headers")
+                pos = _skip_line(text, pos)
+                continue
+            if text[pos] == "\n":
+                pos += 1
+                continue
+            # Like email.parser: the first line that is not a header starts the body.
+            out.flag("malformed-headers")
+            break
+        if len(fields) >= limits.max_headers:
+            out.flag("too-many-headers")
+            break
+        pos = match.end()
+        value = match.group(2)
+        if len(value) > cap:
+            out.flag("header-too-long")
+            value = truncate_value(value, cap + 4096)
+        if "\n" in value:
+            value = _FOLD.sub(" ", value)
+        value = value.strip()
+        if len(value) > cap:
+            out.flag("header-too-long")
+            value = truncate_value(value, cap)
+        fields.append((match.group(1), value))
+    return out
+
+
+def _skip_line(text: str, pos: int) -> int:
+    newline = text.find("\n", pos)
+    return len(text) if newline < 0 else newline + 1
+
+
+def _message_id(value: str) -> str | None:
+    start = value.find("<")
+    if start >= 0:
+        stop = value.find(">", start + 1)
+        if stop > start + 1:
+            return value[start + 1 : stop].strip() or None
+    cleaned = value.strip().strip("<>").strip()
+    return cleaned.split()[0] if cleaned else None
+
+
+def _date(value: str) -> datetime | None:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except Exception:
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def summarise(fields: list[tuple[str, str]], flags: list[str]) -> HeaderSummary:
+    """Build the summary from unfolded fields; shared with the full parser."""
+    found: dict[str, list[str]] = {}
+    for name, value in fields:
+        key = name.lower()
+        if key in _WANTED:
+            found.setdefault(key, []).append(value)
+
+    def addresses(key: str) -> tuple[Address, ...]:
+        values = found.get(key)
+        if not values:
+            return ()
+        if len(values) == 1:
+            return parse_address_list(values[0])
+        return tuple(addr for value in values for addr in parse_address_list(value))
+
+    subject = decode_rfc2047(found["subject"][0]).strip() if "subject" in found else ""
+    senders = addresses("from")
+    date = None
+    if "date" in found:
+        date = _date(found["date"][0])
+        if date is None:
+            flags.append("invalid-date")
+    tags: dict[str, None] = {}
+    for value in found.get("x-tags", ()):
+        for tag in decode_rfc2047(value).split(","):
+            tag = tag.strip()
+            if tag:
+                tags.setdefault(tag, None)
+    message_ids = found.get("message-id")
+    return HeaderSummary(
+        message_id=_message_id(message_ids[0]) if message_ids else None,
+        subject=subject,
+        sender=senders[0] if senders else None,
+        to=addresses("to"),
+        cc=addresses("cc"),
+        bcc=addresses("bcc"),
+        reply_to=addresses("reply-to"),
+        date=date,
+        tags=tuple(tags),
+        flags=tuple(dict.fromkeys(flags)),
+    )
+
+
+_WANTED = frozenset({"message-id", "subject", "from", "to", "cc", "bcc", "reply-to", "date", "x-tags"})
+
+_EMPTY = HeaderSummary(None, "", None, (), (), (), (), None, (), ("parse-error",))
+
+
+def parse_headers(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> HeaderSummary:
+    """Summarise the header block of ``raw``. Never raises; problems are reported in ``flags``."""
+    try:
+        block = split_header_block(raw, limits)
+        return summarise(block.fields, list(block.flags))
+    except Exception:
+        return _EMPTY

@@ -1,0 +1,159 @@
+"""The message store on both engines: ingest, immediate search, full parse, tags, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from postroom.auth.service import AuthService
+from postroom.config import Settings
+from postroom.core.events import EventHub, read_after
+from postroom.core.ingest import Incoming, Ingestor
+from postroom.core.messages import MessageNotFound, MessageService
+from postroom.core.parsing import parse_pending
+from postroom.store.blobs import BlobStore
+from postroom.store.engine import create_engine
+from postroom.store.models import Message
+from postroom.store.query import parse_query
+
+
+@dataclass
+class Stack:
+    ingestor: Ingestor
+    messages: MessageService
+    blobs: BlobStore
+    tenant: int
+    other_tenant: int
+
+
+@pytest.fixture
+async def stack(settings: Settings) -> AsyncIterator[Stack]:
+    engine = create_engine(settings.resolved_database_url)
+    blobs = BlobStore(settings.blob_dir, fsync=False)
+    hub = EventHub(engine)
+    ingestor = Ingestor(engine, blobs, hub)
+    await ingestor.start()
+    auth = AuthService(engine, settings)
+    tenant = await auth.ensure_default_tenant()
+    other = (await auth.create_tenant("other", "Other"))["id"]
+    yield Stack(ingestor, MessageService(engine, blobs, hub), blobs, tenant, other)
+    await ingestor.stop()
+    blobs.close()
+    await engine.dispose()
+
+
+def mail(subject: str, sender: str = "Alice <alice@example.com>", to: str = "bob@example.org", body: str = "Hi") -> bytes:
+    return (
+        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{abs(hash(subject))}@example.com>\r\n"
+        f"Date: Sun, 22 Nov 2026 10:00:00 +0000\r\nX-Tags: alpha, beta\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+async def test_ingest_is_immediately_searchable_by_header_fields(stack: Stack) -> None:
+    raw = mail("Welcome aboard", body="the magic word is xylophone")
+    stored = await stack.ingestor.ingest(Incoming(raw=raw, tenant_id=stack.tenant, envelope_to=("bob@example.org",)))
+    for query in ("subject:welcome", "from:alice@example.com", "to:bob", "aboard", "tag:alpha"):
+        page = await stack.messages.list(stack.tenant, parse_query(query))
+        assert [m["id"] for m in page.items] == [stored.id], query
+    # The raw bytes come back exactly as received.
+    assert await stack.messages.raw(stack.tenant, stored.id) == raw
+
+
+async def test_body_search_parses_pending_messages_first(stack: Stack) -> None:
+    stored = await stack.ingestor.ingest(Incoming(raw=mail("Plain", body="xylophone"), tenant_id=stack.tenant))
+    page = await stack.messages.list(stack.tenant, parse_query("xylophone"))
+    assert [m["id"] for m in page.items] == [stored.id]
+    detail = await stack.messages.get(stack.tenant, stored.id)
+    assert detail["parsed"] is True
+    assert "xylophone" in detail["text"]
+
+
+async def test_group_commit_of_concurrent_messages(stack: Stack) -> None:
+    results = await asyncio.gather(
+        *(stack.ingestor.ingest(Incoming(raw=mail(f"Message {i}"), tenant_id=stack.tenant)) for i in range(60))
+    )
+    assert len({r.id for r in results}) == 60
+    page = await stack.messages.list(stack.tenant, parse_query(""), limit=500)
+    assert page.total == 60
+
+
+async def test_cursor_pagination_walks_every_message_once(stack: Stack) -> None:
+    await stack.ingestor.ingest_many([Incoming(raw=mail(f"Page {i}"), tenant_id=stack.tenant) for i in range(23)])
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = await stack.messages.list(stack.tenant, parse_query(""), limit=10, cursor=cursor)
+        assert page.total == 23
+        seen += [m["id"] for m in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len(seen) == 23 and seen == sorted(seen, reverse=True)
+
+
+async def test_tenants_never_see_each_other(stack: Stack) -> None:
+    mine = await stack.ingestor.ingest(Incoming(raw=mail("Secret plans"), tenant_id=stack.tenant))
+    assert (await stack.messages.list(stack.other_tenant, parse_query("secret"))).total == 0
+    with pytest.raises(MessageNotFound):
+        await stack.messages.get(stack.other_tenant, mine.id)
+    with pytest.raises(MessageNotFound):
+        await stack.messages.delete(stack.other_tenant, mine.id)
+    assert (await stack.messages.delete_matching(stack.other_tenant, parse_query(""))) == 0
+    assert (await stack.messages.list(stack.tenant, parse_query(""))).total == 1
+
+
+async def test_tags_read_state_and_events(stack: Stack) -> None:
+    stored = await stack.ingestor.ingest(Incoming(raw=mail("Tag me"), tenant_id=stack.tenant, tags=("signup",)))
+    updated = await stack.messages.update(stack.tenant, stored.id, is_read=True, add_tags=["vip"], remove_tags=["beta"])
+    assert updated["is_read"] is True
+    assert updated["tags"] == ["alpha", "signup", "vip"]
+    assert [m["id"] for m in (await stack.messages.list(stack.tenant, parse_query("tag:vip is:read"))).items] == [
+        stored.id
+    ]
+    assert (await stack.messages.list(stack.tenant, parse_query("is:unread"))).total == 0
+    async with stack.messages.engine.connect() as conn:
+        types = [e.type for e in await read_after(conn, stack.tenant, 0)]
+    assert types == ["message.received", "message.updated"]
+
+
+async def test_delete_by_query_removes_rows_search_entries_and_unshared_blobs(stack: Stack) -> None:
+    keep = await stack.ingestor.ingest(Incoming(raw=mail("Keep me"), tenant_id=stack.tenant))
+    drop = await stack.ingestor.ingest(Incoming(raw=mail("Drop me"), tenant_id=stack.tenant))
+    # The same bytes stored by another tenant share the blob, which must survive.
+    await stack.ingestor.ingest(Incoming(raw=mail("Drop me"), tenant_id=stack.other_tenant))
+    assert await stack.messages.delete_matching(stack.tenant, parse_query("subject:drop")) == 1
+    assert [m["id"] for m in (await stack.messages.list(stack.tenant, parse_query("me"))).items] == [keep.id]
+    assert stack.blobs.exists(drop.blob_sha256)
+    assert await stack.messages.delete_matching(stack.other_tenant, parse_query("")) == 1
+    assert not stack.blobs.exists(drop.blob_sha256)
+
+
+async def test_malformed_message_is_stored_raw_and_flagged(stack: Stack) -> None:
+    raw = b"\x00\xff garbage without headers \x80\r\n\r\n\xfe"
+    stored = await stack.ingestor.ingest(Incoming(raw=raw, tenant_id=stack.tenant))
+    assert await stack.messages.raw(stack.tenant, stored.id) == raw
+    detail = await stack.messages.get(stack.tenant, stored.id)
+    assert detail["flags"], "a malformed message carries the problems found"
+
+
+async def test_parse_sweep_fills_bodies_and_attachment_flag(stack: Stack) -> None:
+    raw = (
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: With file\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee file\r\n'
+        b"--XX\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=report.pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n"
+    )
+    stored = await stack.ingestor.ingest(Incoming(raw=raw, tenant_id=stack.tenant))
+    engine = stack.messages.engine
+    assert await parse_pending(engine, stack.blobs, Message.id > 0, 10) == 1
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(Message).where(Message.has_attachments)) == 1
+    detail = await stack.messages.get(stack.tenant, stored.id)
+    assert [a["filename"] for a in detail["attachments"]] == ["report.pdf"]
+    part, data = await stack.messages.attachment(stack.tenant, stored.id, detail["attachments"][0]["index"])
+    assert data == b"%PDF-1.4\n"
+    assert (await stack.messages.list(stack.tenant, parse_query("has:attachment"))).total == 1
