@@ -34,9 +34,7 @@ def _as_postgres_user(command: list[str]) -> list[str]:
 def _postgres_bin() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
     if not found:
-        raise ServiceUnavailable(
-            "PostgreSQL is not installed: run scripts/test.sh (it installs Debian's postgresql)"
-        )
+        raise ServiceUnavailable("PostgreSQL is not installed: run scripts/test.sh (it installs Debian's postgresql)")
     return Path(found[-1])
 
 
@@ -64,10 +62,22 @@ class PostgresServer:
                 parent = parent.parent
         subprocess.run(
             _as_postgres_user(
-                [str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                 "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
             ),
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=300 "
@@ -75,10 +85,20 @@ class PostgresServer:
         )
         subprocess.run(
             _as_postgres_user(
-                [str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
-                 "-w", "-o", options, "start"]
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-w",
+                    "-o",
+                    options,
+                    "start",
+                ]
             ),
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
 
     def stop(self) -> None:
@@ -102,10 +122,25 @@ class RedisServer:
             raise ServiceUnavailable("redis-server is not installed: run scripts/test.sh")
         self.root.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.root),
-             "--daemonize", "yes", "--pidfile", str(self.root / "redis.pid"),
-             "--logfile", str(self.root / "redis.log"), "--save", ""],
-            check=True, capture_output=True,
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.root),
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(self.root / "redis.pid"),
+                "--logfile",
+                str(self.root / "redis.log"),
+                "--save",
+                "",
+            ],
+            check=True,
+            capture_output=True,
         )
         for _ in range(100):
             try:

@@ -33,6 +33,7 @@ class Postroom:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        settings.storage_dir.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(settings.resolved_database_url)
         self.blobs = BlobStore(settings.blob_dir, fsync=settings.blob_fsync)
         self.hub = EventHub(self.engine, redis_url=settings.redis_url)

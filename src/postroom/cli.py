@@ -115,8 +115,12 @@ def serve(
 ) -> None:
     """Everything in one process: HTTP (API and UI), SMTP capture and the workers."""
     settings = _settings(
-        api_host=host, api_port=http_port, smtp_port=smtp_port, smtp_host=smtp_host,
-        storage_dir=data, database_url=database_url,
+        api_host=host,
+        api_port=http_port,
+        smtp_port=smtp_port,
+        smtp_host=smtp_host,
+        storage_dir=data,
+        database_url=database_url,
     )
     _banner(settings, http_host=settings.api_host, http_port=settings.api_port, smtp_port=settings.smtp_port)
     _run(_run_service(settings, http=True, smtp=True, workers=settings.run_workers, host=settings.api_host))
@@ -180,8 +184,9 @@ async def _tenant_id(postroom: Any, slug: str) -> int:
 
 
 @tenant_app.command("create")
-def tenant_create(slug: str, name: Annotated[str | None, typer.Option()] = None, data: DataOpt = None,
-                  database_url: DbOpt = None) -> None:
+def tenant_create(
+    slug: str, name: Annotated[str | None, typer.Option()] = None, data: DataOpt = None, database_url: DbOpt = None
+) -> None:
     """Create a tenant."""
 
     async def work(postroom: Any) -> dict[str, Any]:
@@ -248,7 +253,10 @@ def apikey_create(
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
         console=console,
     )
 

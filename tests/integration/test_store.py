@@ -46,7 +46,9 @@ async def stack(settings: Settings) -> AsyncIterator[Stack]:
     await engine.dispose()
 
 
-def mail(subject: str, sender: str = "Alice <alice@example.com>", to: str = "bob@example.org", body: str = "Hi") -> bytes:
+def mail(
+    subject: str, sender: str = "Alice <alice@example.com>", to: str = "bob@example.org", body: str = "Hi"
+) -> bytes:
     return (
         f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{abs(hash(subject))}@example.com>\r\n"
         f"Date: Sun, 22 Nov 2026 10:00:00 +0000\r\nX-Tags: alpha, beta\r\n\r\n{body}\r\n"

@@ -193,7 +193,7 @@ async def _decoded(server: SMTP, blob: str | bytes) -> bytes | None:
 
 async def _challenge(server: SMTP, prompt: str) -> bytes | None:
     answer = await server.challenge_auth(prompt)  # pushes its own 501 on "*" or bad base64
-    return None if answer is MISSING else answer  # type: ignore[return-value]
+    return None if answer is MISSING else answer
 
 
 def _text(value: bytes) -> str | None:
@@ -225,9 +225,7 @@ async def read_plain(server: SMTP, args: list[str]) -> tuple[str, str] | None:
 
 async def read_login(server: SMTP, args: list[str]) -> tuple[str, str] | None:
     """(username, password) of ``AUTH LOGIN [username]``; None once a reply was sent."""
-    username = (
-        await _challenge(server, USERNAME_CHALLENGE) if len(args) == 1 else await _decoded(server, args[1])
-    )
+    username = await _challenge(server, USERNAME_CHALLENGE) if len(args) == 1 else await _decoded(server, args[1])
     if username is None:
         return None
     password = await _challenge(server, PASSWORD_CHALLENGE)

@@ -242,9 +242,7 @@ class MessageService:
             if rows:
                 await conn.execute(MessageTag.__table__.insert(), rows)
         current_tags = await _tags_for(conn, ids)
-        read_state = dict(
-            (await conn.execute(select(Message.id, Message.is_read).where(Message.id.in_(ids)))).all()
-        )
+        read_state = dict((await conn.execute(select(Message.id, Message.is_read).where(Message.id.in_(ids)))).all())
         await events.append(
             conn,
             [

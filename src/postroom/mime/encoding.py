@@ -43,6 +43,7 @@ _SIBLINGS = {
 }
 _REFUSED = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined", "mbcs"})
 
+_DECODED_NON_ASCII = re.compile(r"[^\x00-\x7f\ufffd]")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([QqBb])\?([^?\s]*)\?=")
 
 
@@ -88,11 +89,16 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
             return data.decode(sibling), False
         except UnicodeDecodeError:
             pass
-    if name is not None:
+    if name is not None and name not in ("utf-8", "ascii"):
         try:
             return data.decode(name, errors="replace"), False
         except Exception:
             pass
+    # Mostly-UTF-8 text with a few bad bytes keeps its characters; text with no valid UTF-8
+    # sequence at all is far more likely to be an undeclared or mislabelled Windows-1252.
+    decoded = data.decode("utf-8", errors="replace")
+    if _DECODED_NON_ASCII.search(decoded):
+        return decoded, False
     try:
         return data.decode("cp1252"), False
     except UnicodeDecodeError:

@@ -62,8 +62,7 @@ def safe_filename(name: str, fallback: str = "attachment") -> str:
     name = unicodedata.normalize("NFC", name)
     # Keep the last path component whichever OS separator the sender used.
     name = re.split(r"[/\\]", name)[-1]
-    name = _UNSAFE.sub("", name)
-    name = " ".join(name.split())
+    name = " ".join(_UNSAFE.sub("", " ".join(name.split())).split())
     name = name.lstrip(". ").rstrip(". ")
     stem = name.split(".", 1)[0].rstrip(" ").lower()
     if stem in _WINDOWS_RESERVED:

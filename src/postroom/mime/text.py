@@ -7,55 +7,73 @@ from html.parser import HTMLParser
 
 __all__ = ["html_to_text", "make_snippet"]
 
-_BLOCK = frozenset(
-    {
-        "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt", "fieldset",
-        "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
-        "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "thead", "tfoot", "tr", "ul",
-    }
-)  # fmt: skip
+# Elements that start a new paragraph (blank line) or just a new line.
+_PARAGRAPH = frozenset(
+    {"blockquote", "dl", "fieldset", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "ol", "p", "pre"}
+    | {"table", "ul"}
+)
+_LINE = frozenset(
+    {"address", "article", "aside", "center", "dd", "div", "dt", "figcaption", "footer", "form", "header"}
+    | {"li", "main", "nav", "section", "tbody", "tfoot", "thead", "tr"}
+)
 _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript", "xml"})
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_SPACES = re.compile(r"[ \t\r\n\f\v\u00a0]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
+_LABEL_WINDOW = 64  # link text longer than this many chunks is never compared with the URL
 
 
 class _Renderer(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
+        self.breaks = 2  # newlines at the end of the output (the start counts as a paragraph break)
         self.skip_depth = 0
         self.pre_depth = 0
-        self.links: list[tuple[str, int]] = []  # (href, position in out where the link text starts)
+        self.links: list[tuple[str, int]] = []  # (href, index in out where the link text starts)
+
+    def emit(self, text: str) -> None:
+        if not text:
+            return
+        self.out.append(text)
+        stripped = text.rstrip(" ")
+        if not stripped:
+            return
+        trailing = len(stripped) - len(stripped.rstrip("\n"))
+        self.breaks = self.breaks + trailing if trailing == len(stripped) else trailing
+
+    def ensure_breaks(self, count: int) -> None:
+        if self.breaks < count:
+            self.emit("\n" * (count - self.breaks))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
-            if tag not in _VOID:
-                self.skip_depth += 1
+            self.skip_depth += 1
             return
         if self.skip_depth:
             return
         if tag == "br":
-            self.out.append("\n")
-        elif tag in _BLOCK:
-            self.out.append("\n")
-            if tag == "li":
-                self.out.append("- ")
-            elif tag == "pre":
+            self.emit("\n")
+        elif tag in _PARAGRAPH:
+            self.ensure_breaks(2)
+            if tag == "pre":
                 self.pre_depth += 1
-        elif tag in ("td", "th"):
-            self.out.append(" ")
+        elif tag in _LINE:
+            self.ensure_breaks(1)
+            if tag == "li":
+                self.emit("- ")
+        elif tag in ("td", "th") and not self.breaks:
+            self.emit(" ")
         elif tag == "a":
-            href = dict(attrs).get("href") or ""
-            self.links.append((href.strip(), len(self.out)))
+            href = (dict(attrs).get("href") or "").strip()
+            self.links.append((href, len(self.out)))
         elif tag == "img":
-            alt = (dict(attrs).get("alt") or "").strip()
+            alt = " ".join((dict(attrs).get("alt") or "").split())
             if alt:
-                self.out.append(f"[{alt}]")
+                self.emit(f"[{alt}]")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
-        if tag not in _VOID:
+        if tag in _SKIP:
             self.handle_endtag(tag)
 
     def handle_endtag(self, tag: str) -> None:
@@ -64,26 +82,35 @@ class _Renderer(HTMLParser):
             return
         if self.skip_depth:
             return
-        if tag in _BLOCK:
-            self.out.append("\n")
+        if tag in _PARAGRAPH:
+            self.ensure_breaks(2)
             if tag == "pre":
                 self.pre_depth = max(0, self.pre_depth - 1)
+        elif tag in _LINE:
+            self.ensure_breaks(1)
         elif tag == "a" and self.links:
             href, start = self.links.pop()
-            label = " ".join("".join(self.out[start:]).split())
-            if href and not href.lower().startswith(("javascript:", "#")) and href != label:
-                if label:
-                    self.out.append(f" ({href})")
-                else:
-                    self.out.append(href)
+            if not href or href.lower().startswith(("javascript:", "#")):
+                return
+            if len(self.out) - start > _LABEL_WINDOW:
+                label = "..."
+            else:
+                label = " ".join("".join(self.out[start:]).split())
+            if not label:
+                self.emit(href)
+            elif label != href and label != href.removeprefix("mailto:"):
+                self.emit(f" ({href})")
 
     def handle_data(self, data: str) -> None:
         if self.skip_depth:
             return
         if self.pre_depth:
-            self.out.append(data)
-        else:
-            self.out.append(_SPACES.sub(" ", data.replace("\n", " ")))
+            self.emit(data)
+            return
+        text = _SPACES.sub(" ", data)
+        if self.breaks and text.startswith(" "):
+            text = text[1:]
+        self.emit(text)
 
 
 def html_to_text(html: str) -> str:
@@ -94,9 +121,8 @@ def html_to_text(html: str) -> str:
         renderer.close()
     except Exception:
         pass
-    lines = [line.strip(" ") for line in "".join(renderer.out).split("\n")]
-    text = "\n".join(lines)
-    return _BLANK_RUNS.sub("\n\n", text).strip()
+    lines = [line.rstrip() for line in "".join(renderer.out).split("\n")]
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip("\n").strip()
 
 
 def make_snippet(text: str, limit: int = 200) -> str:

@@ -76,16 +76,17 @@ async def stream_events(
 
 @router.websocket("/ws")
 async def websocket_events(websocket: WebSocket, types: TypesQuery = None, after: int | None = None) -> None:
+    # Accept first: a browser cannot read an HTTP status, but it can read a close code.
+    await websocket.accept()
     try:
         principal = await resolve_principal(websocket)
-    except AuthError:
-        await websocket.close(code=4401, reason="authentication required")
+    except AuthError as exc:
+        await websocket.close(code=4401, reason=str(exc)[:120])
         return
     if not allows(principal.role, Permission.MESSAGES_READ):
         await websocket.close(code=4403, reason="forbidden")
         return
     postroom = websocket.app.state.postroom
-    await websocket.accept()
 
     async def forward() -> None:
         async for record in postroom.hub.stream(principal.tenant_id, after, _types(types)):

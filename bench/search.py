@@ -1,0 +1,519 @@
+"""Search latency at scale: load N synthetic messages into the store, then time searches.
+
+    .venv/bin/python -m bench.search --messages 1000000 --engines sqlite,postgresql --queries 200
+
+Loading goes through the real ingest code (``Ingestor.ingest_many``: header parse, raw
+blob, message row, tags, header search row, ``message.received`` event; one transaction
+per batch), with blob fsync OFF (a bulk load, not an SMTP acknowledgement). The body
+step then either runs the real parse sweep (``--parse sweep``: ``parse_pending`` in a
+loop) or writes what the sweep would write in bulk (``--parse direct``, the default
+because the sweep is too slow for 1M): the message_bodies row, parse_state/snippet/
+has_attachments, and the search row with the body through ``store.search``.
+
+Every search goes through ``MessageService.list(limit=50)``, which also counts ``total``
+and ``unread``: the same work as ``GET /api/v1/messages?query=...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import itertools
+import random
+import shutil
+import string
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.common import ThrowawayPostgres, parse_engines, rss_mib, summarise
+from postroom.auth.service import AuthService
+from postroom.config import Settings, to_async_url
+from postroom.core.ingest import Incoming, Ingestor, Stored
+from postroom.core.messages import MessageService
+from postroom.core.parsing import parse_pending
+from postroom.store import search
+from postroom.store.blobs import BlobStore
+from postroom.store.engine import create_engine
+from postroom.store.migrate import upgrade
+from postroom.store.models import Message, MessageBody, ParseState
+from postroom.store.query import parse_query
+
+TAGS = ("signup", "invoice", "newsletter", "alert", "receipt", "password-reset", "welcome", "digest")
+SUBJECT_OPENERS = (
+    "Re:",
+    "Fwd:",
+    "Invoice",
+    "Your order",
+    "Meeting about",
+    "Question on",
+    "Update:",
+    "Reminder:",
+    "Welcome to",
+    "Weekly digest:",
+    "Alert:",
+    "Notes from",
+)
+FIRST_NAMES = (
+    "alice bob carol dave erin frank grace heidi ivan judy mallory nina oscar peggy quentin rupert "
+    "sybil trent ursula victor wendy xavier yolanda zoe"
+).split()
+LAST_NAMES = (
+    "smith jones brown taylor wilson davies evans thomas johnson roberts walker wright robinson "
+    "thompson white hughes edwards green hall wood harris lewis martin jackson clarke"
+).split()
+PROGRESS_EVERY = 100_000
+QUERY_KINDS = (
+    "rare word",
+    "common word",
+    "from:",
+    "to:",
+    'subject:"phrase"',
+    "tag:",
+    "is:unread",
+    "has:attachment",
+    "combination",
+    "empty (newest)",
+)
+
+
+class Zipf:
+    """Draw items with probability proportional to 1 / rank**s (rank 1 = most common)."""
+
+    def __init__(self, items: Sequence[str], s: float, rng: random.Random) -> None:
+        self.items = list(items)
+        self.rng = rng
+        self.cum = list(itertools.accumulate(1.0 / (rank**s) for rank in range(1, len(self.items) + 1)))
+        self.total = self.cum[-1]
+
+    def draw(self, k: int) -> list[str]:
+        return self.rng.choices(self.items, cum_weights=self.cum, k=k)
+
+    def one(self) -> str:
+        return self.items[bisect.bisect(self.cum, self.rng.random() * self.total)]
+
+
+def make_vocabulary(size: int, rng: random.Random) -> list[str]:
+    """``size`` distinct pronounceable lowercase words (letters only, so FTS sees one token each)."""
+    consonants, vowels = "bcdfghjklmnprstvwz", "aeiou"
+    seen: dict[str, None] = {}
+    while len(seen) < size:
+        syllables = rng.choice((2, 2, 3, 3, 4))
+        word = "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(syllables))
+        if rng.random() < 0.3:
+            word += rng.choice(consonants)
+        seen.setdefault(word, None)
+    return list(seen)
+
+
+@dataclass
+class Corpus:
+    """Deterministic synthetic mail: Zipf-distributed words, senders, recipients and tags."""
+
+    seed: int
+    vocabulary_size: int = 100_000
+    senders: int = 20_000
+    recipients: int = 5_000
+    attachment_share: float = 0.05
+    tag_share: float = 0.2
+    rng: random.Random = field(init=False)
+    words: Zipf = field(init=False)
+    from_pool: Zipf = field(init=False)
+    to_pool: Zipf = field(init=False)
+    subject_samples: list[str] = field(default_factory=list)
+    start: datetime = field(default_factory=lambda: datetime(2025, 1, 1, tzinfo=UTC))
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        vocabulary = make_vocabulary(self.vocabulary_size, self.rng)
+        self.words = Zipf(vocabulary, 1.1, self.rng)
+        self.from_pool = Zipf([self._person(i, "example") for i in range(self.senders)], 1.0, self.rng)
+        self.to_pool = Zipf([self._person(i, "corp") for i in range(self.recipients)], 1.0, self.rng)
+
+    def _person(self, index: int, kind: str) -> str:
+        first = FIRST_NAMES[index % len(FIRST_NAMES)]
+        last = LAST_NAMES[(index // len(FIRST_NAMES)) % len(LAST_NAMES)]
+        return f"{first}.{last}{index}@{kind}{index % 97}.{kind}.test"
+
+    def message(self, n: int) -> tuple[bytes, str, bool]:
+        """(raw RFC 5322 bytes, body text, has an attachment) of message number ``n``."""
+        rng = self.rng
+        subject_words = self.words.draw(rng.randint(2, 5))
+        subject = f"{rng.choice(SUBJECT_OPENERS)} {' '.join(subject_words)} #{n}"
+        if len(self.subject_samples) < 2000 and rng.random() < 0.01:
+            self.subject_samples.append(" ".join(subject_words))
+        sender = self.from_pool.one()
+        recipients = sorted(set(self.to_pool.draw(rng.choice((1, 1, 1, 2, 3)))))
+        body_words = self.words.draw(rng.randint(30, 120))
+        lines = [" ".join(body_words[i : i + 12]) for i in range(0, len(body_words), 12)]
+        body = "Hello,\r\n\r\n" + ".\r\n".join(lines) + ".\r\n\r\nRegards\r\n"
+        sent = self.start + timedelta(seconds=n * 7)
+        headers = [
+            f"Message-ID: <{n}.{self.seed}@bench.postroom.test>",
+            f"Date: {format_datetime(sent)}",
+            f'From: "{sender.split("@")[0].replace(".", " ").title()}" <{sender}>',
+            "To: " + ", ".join(recipients),
+            f"Subject: {subject}",
+            "MIME-Version: 1.0",
+        ]
+        if rng.random() < self.tag_share:
+            headers.append(
+                "X-Tags: " + ", ".join(sorted(set(rng.choices(TAGS, weights=(8, 7, 6, 5, 4, 3, 2, 1), k=2))))
+            )
+        attach = rng.random() < self.attachment_share
+        if attach:
+            boundary = f"b{n}"
+            payload = "".join(rng.choices(string.ascii_letters + string.digits, k=400))
+            lines_b64 = "\r\n".join(payload[i : i + 76] for i in range(0, len(payload), 76))
+            headers.append(f'Content-Type: multipart/mixed; boundary="{boundary}"')
+            raw = (
+                "\r\n".join(headers)
+                + f"\r\n\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+                + f'\r\n--{boundary}\r\nContent-Type: application/pdf; name="doc{n}.pdf"\r\n'
+                + f'Content-Disposition: attachment; filename="doc{n}.pdf"\r\n'
+                + f"Content-Transfer-Encoding: base64\r\n\r\n{lines_b64}\r\n--{boundary}--\r\n"
+            )
+        else:
+            headers.append("Content-Type: text/plain; charset=utf-8")
+            raw = "\r\n".join(headers) + "\r\n\r\n" + body
+        return raw.encode(), body, attach
+
+
+@dataclass
+class LoadResult:
+    loaded: int
+    ingest_seconds: float
+    body_seconds: float
+    finish_seconds: float
+    rss_samples: list[tuple[int, float]]
+    parse_mode: str
+
+
+def _body_rows(tenant_id: int, stored: Sequence[Stored], bodies: Sequence[tuple[str, bool]]) -> dict[str, Any]:
+    body_rows, message_updates, search_rows = [], [], []
+    for item, (body, attach) in zip(stored, bodies, strict=True):
+        attachments = (
+            [{"filename": f"doc{item.id}.pdf", "content_type": "application/pdf", "size": 300, "is_inline": False}]
+            if attach
+            else []
+        )
+        body_rows.append(
+            {
+                "message_id": item.id,
+                "tenant_id": tenant_id,
+                "text": body,
+                "html": "",
+                "headers": [],
+                "attachments": attachments,
+            }
+        )
+        message_updates.append({"b_id": item.id, "b_attach": attach, "b_snippet": " ".join(body.split())[:200]})
+        s = item.summary
+        sender = f"{s.sender.name} {s.sender.address}" if s.sender else ""
+        search_rows.append(
+            search.SearchRow(
+                message_id=item.id,
+                tenant_id=tenant_id,
+                subject=s.subject,
+                sender=f"{sender} ",
+                recipients=" ".join(f"{a.name} {a.address}" for a in (*s.to, *s.cc, *s.bcc)),
+                body=body,
+            )
+        )
+    return {"bodies": body_rows, "updates": message_updates, "search": search_rows}
+
+
+async def write_bodies_direct(
+    engine: AsyncEngine, tenant_id: int, stored: Sequence[Stored], bodies: Sequence[tuple[str, bool]]
+) -> None:
+    """What ``core.parsing._store`` writes per message, for a whole batch in one transaction."""
+    rows = _body_rows(tenant_id, stored, bodies)
+    ids = [item.id for item in stored]
+    async with engine.begin() as conn:
+        await conn.execute(insert(MessageBody), rows["bodies"])
+        await conn.execute(
+            update(Message)
+            .where(Message.id == bindparam("b_id"))
+            .values(
+                parse_state=ParseState.PARSED, has_attachments=bindparam("b_attach"), snippet=bindparam("b_snippet")
+            ),
+            rows["updates"],
+        )
+        if conn.dialect.name == "sqlite":  # search.replace, batched: drop the header-only rows first
+            await conn.execute(
+                text("DELETE FROM message_search WHERE rowid BETWEEN :lo AND :hi"), {"lo": min(ids), "hi": max(ids)}
+            )
+        await search.insert(conn, rows["search"])  # PostgreSQL: INSERT ... ON CONFLICT DO UPDATE
+
+
+async def load(
+    engine: AsyncEngine,
+    blobs: BlobStore,
+    tenant_id: int,
+    corpus: Corpus,
+    *,
+    messages: int,
+    batch: int,
+    parse_mode: str,
+    budget_seconds: float,
+    log: Callable[[str], None],
+) -> LoadResult:
+    ingestor = Ingestor(engine, blobs)
+    ingest_seconds = body_seconds = 0.0
+    rss_samples: list[tuple[int, float]] = [(0, rss_mib())]
+    started = time.perf_counter()
+    loaded = 0
+    next_report = PROGRESS_EVERY
+    while loaded < messages:
+        if time.perf_counter() - started > budget_seconds:
+            log(f"  load budget of {budget_seconds:.0f} s spent: stopping at {loaded:,} messages")
+            break
+        size = min(batch, messages - loaded)
+        generated = [corpus.message(loaded + i) for i in range(size)]
+        t0 = time.perf_counter()
+        stored = await ingestor.ingest_many(
+            [Incoming(raw=raw, tenant_id=tenant_id, source="import") for raw, _, _ in generated]
+        )
+        t1 = time.perf_counter()
+        ingest_seconds += t1 - t0
+        if parse_mode == "direct":
+            await write_bodies_direct(engine, tenant_id, stored, [(body, attach) for _, body, attach in generated])
+            body_seconds += time.perf_counter() - t1
+        loaded += size
+        if loaded >= next_report or loaded == messages:
+            elapsed = time.perf_counter() - started
+            rss = rss_mib()
+            rss_samples.append((loaded, rss))
+            log(f"  loaded {loaded:>9,}  {loaded / elapsed:8,.0f} msg/s overall  RSS {rss:7.1f} MiB")
+            next_report += PROGRESS_EVERY
+    if parse_mode == "sweep":
+        t0 = time.perf_counter()
+        swept = 0
+        while True:
+            done = await parse_pending(engine, blobs, Message.id > 0, 500)
+            if done == 0:
+                break
+            swept += done
+            if swept % PROGRESS_EVERY < 500:
+                log(
+                    f"  parse sweep {swept:>9,}  {swept / (time.perf_counter() - t0):8,.0f} msg/s  RSS {rss_mib():7.1f} MiB"
+                )
+            if time.perf_counter() - started > budget_seconds * 2:
+                log(f"  parse sweep stopped by the time budget after {swept:,} messages (the rest stay pending)")
+                break
+        body_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    async with engine.begin() as conn:
+        # 70 % read, spread evenly, so is:unread selects about 30 %.
+        await conn.execute(update(Message).values(is_read=(Message.id % 10) < 7))
+    if engine.dialect.name == "postgresql":
+        # What autovacuum does after a bulk load (statistics, visibility map for index-only scans).
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
+    finish_seconds = time.perf_counter() - t0
+    return LoadResult(loaded, ingest_seconds, body_seconds, finish_seconds, rss_samples, parse_mode)
+
+
+def build_queries(corpus: Corpus, count: int, rng: random.Random) -> list[tuple[str, str]]:
+    words = corpus.words.items
+    rare = words[20_000 : corpus.vocabulary_size]
+    common = words[1:30]
+    senders = corpus.from_pool.items[:2000]
+    recipients = corpus.to_pool.items[:1000]
+    phrases = [p for p in corpus.subject_samples if len(p.split()) >= 2] or [f"{words[0]} {words[1]}"]
+
+    def make(kind: str) -> str:
+        if kind == "rare word":
+            return rng.choice(rare)
+        if kind == "common word":
+            return rng.choice(common)
+        if kind == "from:":
+            return f"from:{rng.choice(senders)}"
+        if kind == "to:":
+            return f"to:{rng.choice(recipients)}"
+        if kind == 'subject:"phrase"':
+            parts = rng.choice(phrases).split()
+            start = rng.randrange(len(parts) - 1)
+            return f'subject:"{parts[start]} {parts[start + 1]}"'
+        if kind == "tag:":
+            return f"tag:{rng.choice(TAGS)}"
+        if kind == "is:unread":
+            return "is:unread"
+        if kind == "has:attachment":
+            return "has:attachment"
+        if kind == "combination":
+            return rng.choice(
+                (
+                    f"from:{rng.choice(senders[:200])} {rng.choice(words[5:200])} is:unread",
+                    f"tag:{rng.choice(TAGS[:4])} has:attachment {rng.choice(words[2:50])}",
+                    f'subject:"{rng.choice(words[:50])}" -{rng.choice(words[:10])} to:{rng.choice(recipients[:100])}',
+                )
+            )
+        return ""
+
+    return [(kind, make(kind)) for kind in itertools.islice(itertools.cycle(QUERY_KINDS), count)]
+
+
+async def run_queries(
+    service: MessageService, tenant_id: int, queries: Sequence[tuple[str, str]], log: Callable[[str], None]
+) -> dict[str, list[float]]:
+    for _, q in queries[:10]:  # warm the caches; not counted
+        await service.list(tenant_id, parse_query(q), limit=50)
+    timings: dict[str, list[float]] = defaultdict(list)
+    totals: dict[str, list[int]] = defaultdict(list)
+    slowest: list[tuple[float, str, int]] = []
+    for kind, q in queries:
+        t0 = time.perf_counter()
+        page = await service.list(tenant_id, parse_query(q), limit=50)
+        elapsed = time.perf_counter() - t0
+        timings[kind].append(elapsed)
+        totals[kind].append(page.total)
+        slowest.append((elapsed, q, page.total))
+    log(f"  {'query kind':<18} {'median total':>12}  latency")
+    for kind in QUERY_KINDS:
+        if kind in timings:
+            matches = sorted(totals[kind])[len(totals[kind]) // 2]
+            log(f"  {kind:<18} {matches:>12,}  {summarise(timings[kind]).line()}")
+    everything = [t for values in timings.values() for t in values]
+    log(f"  {'ALL':<18} {'':>12}  {summarise(everything).line()}")
+    log("  slowest five:")
+    for elapsed, q, total in sorted(slowest, reverse=True)[:5]:
+        log(f"    {elapsed * 1000:8.1f} ms  total={total:>9,}  {q or '(empty)'}")
+    return timings
+
+
+async def bench_engine(args: argparse.Namespace, engine_name: str, workdir: Path) -> None:
+    log = _printer()
+    log(f"\n=== {engine_name}: {args.messages:,} messages, parse mode {args.parse} ===")
+    pg: ThrowawayPostgres | None = None
+    if engine_name == "postgresql":
+        pg = ThrowawayPostgres(workdir / "pg")
+        url = to_async_url(pg.start())
+    else:
+        url = to_async_url(f"sqlite:///{workdir / 'postroom.db'}")
+    try:
+        upgrade(url)
+        engine = create_engine(url)
+        blobs = BlobStore(workdir / "blobs", fsync=False)
+        settings = Settings(database_url=url, storage_dir=workdir)
+        tenant_id = await AuthService(engine, settings).ensure_default_tenant()
+        corpus = Corpus(seed=args.seed)
+        result = await load(
+            engine,
+            blobs,
+            tenant_id,
+            corpus,
+            messages=args.messages,
+            batch=args.batch,
+            parse_mode=args.parse,
+            budget_seconds=args.load_budget,
+            log=log,
+        )
+        load_total = result.ingest_seconds + result.body_seconds
+        log(
+            f"  load: {result.loaded:,} messages; ingest_many {result.ingest_seconds:.1f} s "
+            f"({result.loaded / max(result.ingest_seconds, 1e-9):,.0f} msg/s), "
+            f"bodies ({result.parse_mode}) {result.body_seconds:.1f} s, "
+            f"together {result.loaded / max(load_total, 1e-9):,.0f} msg/s; "
+            f"is_read update + analyze {result.finish_seconds:.1f} s"
+        )
+        rss = [r for _, r in result.rss_samples]
+        log(
+            f"  bench process RSS while loading: start {rss[0]:.1f} MiB, min {min(rss[1:] or rss):.1f}, max {max(rss):.1f}"
+        )
+        if pg is not None:
+            log(f"  PostgreSQL processes RSS (shared buffers counted per process): {pg.backend_rss_mib():.0f} MiB")
+        async with engine.connect() as conn:
+            stored = await conn.scalar(select(func.count()).select_from(Message))
+            pending = await conn.scalar(
+                select(func.count()).select_from(Message).where(Message.parse_state == ParseState.PENDING)
+            )
+        log(
+            f"  store holds {stored:,} messages ({pending:,} not parsed); database size {_db_size(workdir, engine_name):s}"
+        )
+        service = MessageService(engine, blobs)
+        queries = build_queries(corpus, args.queries, random.Random(args.seed + 1))
+        log(f"  {len(queries)} searches through MessageService.list(limit=50), after 10 warm-up searches:")
+        await run_queries(service, tenant_id, queries, log)
+        if args.explain:
+            await explain(engine, tenant_id, corpus, log)
+        blobs.close()
+        await engine.dispose()
+    finally:
+        if pg is not None:
+            pg.stop()
+
+
+async def explain(engine: AsyncEngine, tenant_id: int, corpus: Corpus, log: Callable[[str], None]) -> None:
+    """Query plans of the statements one search runs (for the report)."""
+    service = MessageService(engine, BlobStore(Path(tempfile.mkdtemp()), fsync=False))
+    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
+    for q in ("", corpus.words.items[3], "is:unread", f"tag:{TAGS[0]}"):
+        clauses = service._filters(tenant_id, parse_query(q))
+        for label, stmt in (
+            ("page", select(Message.id).where(*clauses).order_by(Message.id.desc()).limit(51)),
+            ("total", select(func.count()).select_from(Message).where(*clauses)),
+        ):
+            compiled = stmt.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
+            async with engine.connect() as conn:
+                plan = [" | ".join(str(c) for c in row) for row in await conn.execute(text(prefix + str(compiled)))]
+            log(f"  plan [{q or '(empty)'}] {label}:")
+            for line in plan:
+                log(f"      {line}")
+
+
+def _db_size(workdir: Path, engine_name: str) -> str:
+    if engine_name == "sqlite":
+        size = sum(p.stat().st_size for p in workdir.glob("postroom.db*"))
+    else:
+        size = sum(p.stat().st_size for p in (workdir / "pg").rglob("*") if p.is_file())
+    return f"{size / 2**20:,.0f} MiB"
+
+
+def _printer() -> Callable[[str], None]:
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    return log
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--engines", default="sqlite", help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=2000, help="messages per ingest_many transaction")
+    parser.add_argument("--parse", choices=("direct", "sweep"), default="direct")
+    parser.add_argument("--load-budget", type=float, default=900.0, help="seconds of loading per engine, then stop")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=None, help="parent folder for the data (default: /tmp)")
+    parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument("--explain", action="store_true", help="print query plans of the list statements")
+    args = parser.parse_args(argv)
+    print(f"postroom search bench  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  python {sys.version.split()[0]}")
+    print("blob fsync: OFF while loading (bulk import); raw blobs are still written and compressed")
+    for engine_name in parse_engines(args.engines):
+        workdir = Path(tempfile.mkdtemp(prefix=f"postroom-search-{engine_name}-", dir=args.workdir))
+        try:
+            asyncio.run(bench_engine(args, engine_name, workdir))
+        finally:
+            if args.keep:
+                print(f"  data kept in {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
