@@ -157,5 +157,6 @@ async def test_parse_sweep_fills_bodies_and_attachment_flag(stack: Stack) -> Non
     detail = await stack.messages.get(stack.tenant, stored.id)
     assert [a["filename"] for a in detail["attachments"]] == ["report.pdf"]
     part, data = await stack.messages.attachment(stack.tenant, stored.id, detail["attachments"][0]["index"])
+    assert part.content_type == "application/pdf"
     assert data == b"%PDF-1.4\n"
     assert (await stack.messages.list(stack.tenant, parse_query("has:attachment"))).total == 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -134,7 +134,7 @@ class AuthService:
         try:
             async with self.engine.begin() as conn:
                 tenant_id = await conn.scalar(
-                    Tenant.__table__.insert().values(slug=slug, name=name, created_at=utcnow()).returning(Tenant.id)
+                    insert(Tenant).values(slug=slug, name=name, created_at=utcnow()).returning(Tenant.id)
                 )
         except IntegrityError as exc:
             raise Conflict(f"tenant {slug!r} exists already") from exc
@@ -171,7 +171,7 @@ class AuthService:
         try:
             async with self.engine.begin() as conn:
                 user_id = await conn.scalar(
-                    User.__table__.insert()
+                    insert(User)
                     .values(
                         tenant_id=tenant_id,
                         email=email,
@@ -249,7 +249,7 @@ class AuthService:
         if target["id"] == actor.user_id:
             raise InvalidInput("you cannot delete yourself")
         async with self.engine.begin() as conn:
-            await conn.execute(User.__table__.delete().where(User.id == user_id, User.tenant_id == actor.tenant_id))
+            await conn.execute(delete(User).where(User.id == user_id, User.tenant_id == actor.tenant_id))
 
     # ---- sessions (JWT) ------------------------------------------------------------
     async def login(self, email: str, password: str) -> TokenPair:
@@ -282,7 +282,7 @@ class AuthService:
         )
         async with self.engine.begin() as conn:
             await conn.execute(
-                RefreshToken.__table__.insert().values(jti=claims.jti, user_id=user_id, expires_at=claims.expires_at)
+                insert(RefreshToken).values(jti=claims.jti, user_id=user_id, expires_at=claims.expires_at)
             )
         return TokenPair(access, refresh, self.settings.jwt_access_minutes * 60)
 
@@ -298,7 +298,7 @@ class AuthService:
                 .where(RefreshToken.jti == claims.jti, RefreshToken.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
-            if not revoked.rowcount:  # type: ignore[attr-defined]
+            if not revoked.rowcount:
                 raise AuthError("this refresh token was revoked or used already")
             user = (await conn.execute(select(User).where(User.id == claims.user_id))).first()
         if user is None or not user.is_active:
@@ -338,7 +338,7 @@ class AuthService:
         key = secrets.new_api_key()
         async with self.engine.begin() as conn:
             key_id = await conn.scalar(
-                ApiKey.__table__.insert()
+                insert(ApiKey)
                 .values(
                     tenant_id=tenant_id or actor.tenant_id,
                     user_id=actor.user_id,

@@ -185,7 +185,7 @@ async def requeue(conn: AsyncConnection, job_id: int, tenant_id: int | None) -> 
     result = await conn.execute(
         statement.values(status=JobStatus.QUEUED, attempts=0, run_at=now, updated_at=now, finished_at=None)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 async def depth(conn: AsyncConnection) -> dict[str, int]:

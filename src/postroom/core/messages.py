@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, select, true, update
+from sqlalchemy import ColumnElement, delete, exists, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postroom.core import events
@@ -22,6 +22,7 @@ from postroom.store.models import Message, MessageBody, MessageTag
 from postroom.store.query import SearchQuery
 
 MAX_PAGE = 500
+Ids = list[int]  # the class below has a method named list
 DELETE_CHUNK = 500
 
 
@@ -213,7 +214,7 @@ class MessageService:
         self,
         conn: AsyncConnection,
         tenant_id: int,
-        ids: list[int],
+        ids: Ids,
         is_read: bool | None,
         tags: Sequence[str] | None,
         add_tags: Sequence[str],
@@ -240,7 +241,7 @@ class MessageService:
                 if tag not in existing.get(mid, [])
             ]
             if rows:
-                await conn.execute(MessageTag.__table__.insert(), rows)
+                await conn.execute(insert(MessageTag), rows)
         current_tags = await _tags_for(conn, ids)
         read_state = dict((await conn.execute(select(Message.id, Message.is_read).where(Message.id.in_(ids)))).all())
         await events.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import uuid
@@ -94,13 +95,13 @@ class JobWorker:
             for job in claimed:
                 task = asyncio.create_task(self._execute(job))
                 self._running[job.id] = task
-                task.add_done_callback(lambda _t, job_id=job.id: self._finished(job_id))
+                task.add_done_callback(functools.partial(self._finished, job.id))
             if not claimed or free <= 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
-    def _finished(self, job_id: int) -> None:
+    def _finished(self, job_id: int, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
         self._wake.set()
 
