@@ -18,14 +18,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from postroom import __version__
 from postroom.config import Settings, load_settings
 
-app = typer.Typer(help="Postroom: catch, send, sync, understand and automate email.", no_args_is_help=True)
+app = typer.Typer(
+    help="Postroom: catch, send, sync, understand and automate email.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_short=True,
+)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(tenant_app, name="tenant")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="HTTP bind address (API_HOST)")]
@@ -158,6 +163,7 @@ def migrate(data: DataOpt = None, database_url: DbOpt = None) -> None:
     from postroom.store.migrate import head_revision, upgrade
 
     settings = _settings(storage_dir=data, database_url=database_url)
+    settings.storage_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     console.print(f"database at revision [bold]{head_revision()}[/bold]: {_redact(settings.resolved_database_url)}")
 

@@ -47,7 +47,11 @@ class Settings(BaseSettings):
         validation_alias=_env("DATABASE_URL", "POSTROOM_DATABASE_URL"),
         description="sqlite:///path or postgresql://user:pass@host/db; default: SQLite in STORAGE_DIR",
     )
-    redis_url: str = Field("", validation_alias=_env("REDIS_URL", "POSTROOM_REDIS_URL"))
+    redis_url: str = Field(
+        "",
+        validation_alias=_env("REDIS_URL", "POSTROOM_REDIS_URL"),
+        description="Redis for cross-process live events (optional; without it they arrive within a second)",
+    )
     storage_dir: Path = Field(
         Path("./postroom-data"),
         validation_alias=_env("STORAGE_DIR", "POSTROOM_STORAGE_DIR"),
@@ -60,18 +64,36 @@ class Settings(BaseSettings):
     )
 
     # HTTP
-    api_host: str = Field("127.0.0.1", validation_alias=_env("API_HOST", "POSTROOM_API_HOST"))
-    api_port: int = Field(8025, validation_alias=_env("API_PORT", "POSTROOM_API_PORT"))
+    api_host: str = Field(
+        "127.0.0.1",
+        validation_alias=_env("API_HOST", "POSTROOM_API_HOST"),
+        description="HTTP bind address; anything but loopback requires authentication",
+    )
+    api_port: int = Field(
+        8025, validation_alias=_env("API_PORT", "POSTROOM_API_PORT"), description="HTTP port of the API and web UI"
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias=_env("CORS_ORIGINS", "POSTROOM_CORS_ORIGINS")
+        default_factory=list,
+        validation_alias=_env("CORS_ORIGINS", "POSTROOM_CORS_ORIGINS"),
+        description="comma-separated origins allowed to call the API from a browser",
     )
 
     # SMTP capture
-    smtp_host: str = Field("127.0.0.1", validation_alias=_env("SMTP_BIND", "POSTROOM_SMTP_HOST"))
-    smtp_port: int = Field(1025, validation_alias=_env("SMTP_PORT", "POSTROOM_SMTP_PORT"))
-    smtp_hostname: str = Field("postroom.local", validation_alias=_env("POSTROOM_SMTP_HOSTNAME"))
+    smtp_host: str = Field(
+        "127.0.0.1", validation_alias=_env("SMTP_BIND", "POSTROOM_SMTP_HOST"), description="SMTP capture bind address"
+    )
+    smtp_port: int = Field(
+        1025, validation_alias=_env("SMTP_PORT", "POSTROOM_SMTP_PORT"), description="SMTP capture port"
+    )
+    smtp_hostname: str = Field(
+        "postroom.local",
+        validation_alias=_env("POSTROOM_SMTP_HOSTNAME"),
+        description="name the SMTP server greets with",
+    )
     smtp_max_message_bytes: int = Field(
-        50 * 1024 * 1024, validation_alias=_env("POSTROOM_SMTP_MAX_MESSAGE_BYTES", "SMTP_MAX_MESSAGE_SIZE")
+        50 * 1024 * 1024,
+        validation_alias=_env("POSTROOM_SMTP_MAX_MESSAGE_BYTES", "SMTP_MAX_MESSAGE_SIZE"),
+        description="largest message accepted (SIZE); bigger ones get 552",
     )
     smtp_max_line_bytes: int = Field(
         1024 * 1024,
@@ -83,11 +105,27 @@ class Settings(BaseSettings):
         validation_alias=_env("POSTROOM_SMTP_AUTH"),
         description="none: no AUTH; any: accept any credentials; file: check POSTROOM_SMTP_AUTH_FILE",
     )
-    smtp_auth_file: Path | None = Field(None, validation_alias=_env("POSTROOM_SMTP_AUTH_FILE"))
-    smtp_auth_allow_insecure: bool = Field(True, validation_alias=_env("POSTROOM_SMTP_AUTH_ALLOW_INSECURE"))
-    smtp_tls: Literal["none", "starttls", "implicit"] = Field("none", validation_alias=_env("POSTROOM_SMTP_TLS"))
-    smtp_tls_cert: Path | None = Field(None, validation_alias=_env("POSTROOM_SMTP_TLS_CERT"))
-    smtp_tls_key: Path | None = Field(None, validation_alias=_env("POSTROOM_SMTP_TLS_KEY"))
+    smtp_auth_file: Path | None = Field(
+        None,
+        validation_alias=_env("POSTROOM_SMTP_AUTH_FILE"),
+        description="credentials file for POSTROOM_SMTP_AUTH=file: lines 'user:password[:tenant_id]'",
+    )
+    smtp_auth_allow_insecure: bool = Field(
+        True, validation_alias=_env("POSTROOM_SMTP_AUTH_ALLOW_INSECURE"), description="allow AUTH without TLS"
+    )
+    smtp_tls: Literal["none", "starttls", "implicit"] = Field(
+        "none",
+        validation_alias=_env("POSTROOM_SMTP_TLS"),
+        description="none, starttls (STARTTLS offered) or implicit (SMTPS)",
+    )
+    smtp_tls_cert: Path | None = Field(
+        None,
+        validation_alias=_env("POSTROOM_SMTP_TLS_CERT"),
+        description="PEM certificate for SMTP TLS; a self-signed one is generated when unset",
+    )
+    smtp_tls_key: Path | None = Field(
+        None, validation_alias=_env("POSTROOM_SMTP_TLS_KEY"), description="PEM private key for SMTP TLS"
+    )
     smtp_chaos: str = Field(
         "",
         validation_alias=_env("POSTROOM_SMTP_CHAOS"),
@@ -95,11 +133,25 @@ class Settings(BaseSettings):
     )
 
     # Release (relay captured mail to a real server)
-    release_host: str = Field("", validation_alias=_env("POSTROOM_RELEASE_HOST"))
-    release_port: int = Field(25, validation_alias=_env("POSTROOM_RELEASE_PORT"))
-    release_username: str = Field("", validation_alias=_env("POSTROOM_RELEASE_USERNAME"))
-    release_password: str = Field("", validation_alias=_env("POSTROOM_RELEASE_PASSWORD"))
-    release_tls: Literal["none", "starttls", "implicit"] = Field("none", validation_alias=_env("POSTROOM_RELEASE_TLS"))
+    release_host: str = Field(
+        "",
+        validation_alias=_env("POSTROOM_RELEASE_HOST"),
+        description="SMTP server that 'release' relays captured messages to",
+    )
+    release_port: int = Field(
+        25, validation_alias=_env("POSTROOM_RELEASE_PORT"), description="port of the release server"
+    )
+    release_username: str = Field(
+        "", validation_alias=_env("POSTROOM_RELEASE_USERNAME"), description="login for the release server"
+    )
+    release_password: str = Field(
+        "", validation_alias=_env("POSTROOM_RELEASE_PASSWORD"), description="password for the release server"
+    )
+    release_tls: Literal["none", "starttls", "implicit"] = Field(
+        "none",
+        validation_alias=_env("POSTROOM_RELEASE_TLS"),
+        description="none, starttls or implicit TLS towards the release server",
+    )
     release_allowed_recipients: str = Field(
         "",
         validation_alias=_env("POSTROOM_RELEASE_ALLOWED_RECIPIENTS"),
@@ -114,25 +166,51 @@ class Settings(BaseSettings):
     )
 
     # Auth
-    jwt_secret: str = Field(DEFAULT_JWT_SECRET, validation_alias=_env("JWT_SECRET", "POSTROOM_JWT_SECRET"))
-    jwt_access_minutes: int = Field(15, validation_alias=_env("POSTROOM_JWT_ACCESS_MINUTES"))
-    jwt_refresh_days: int = Field(14, validation_alias=_env("POSTROOM_JWT_REFRESH_DAYS"))
+    jwt_secret: str = Field(
+        DEFAULT_JWT_SECRET,
+        validation_alias=_env("JWT_SECRET", "POSTROOM_JWT_SECRET"),
+        description="secret that signs access and refresh tokens (32+ characters in production)",
+    )
+    jwt_access_minutes: int = Field(
+        15, validation_alias=_env("POSTROOM_JWT_ACCESS_MINUTES"), description="lifetime of an access token"
+    )
+    jwt_refresh_days: int = Field(
+        14, validation_alias=_env("POSTROOM_JWT_REFRESH_DAYS"), description="lifetime of a refresh token"
+    )
     auth_required: bool | None = Field(
         None,
         validation_alias=_env("POSTROOM_AUTH_REQUIRED"),
         description="default: open only when bound to loopback outside production",
     )
-    bootstrap_token: str = Field("", validation_alias=_env("POSTROOM_BOOTSTRAP_TOKEN"))
+    bootstrap_token: str = Field(
+        "",
+        validation_alias=_env("POSTROOM_BOOTSTRAP_TOKEN"),
+        description="token that allows POST /internal/users from a non-loopback address",
+    )
 
     # Workers
-    run_workers: bool = Field(True, validation_alias=_env("POSTROOM_RUN_WORKERS"))
-    job_lease_seconds: int = Field(60, validation_alias=_env("POSTROOM_JOB_LEASE_SECONDS"))
-    job_poll_seconds: float = Field(0.5, validation_alias=_env("POSTROOM_JOB_POLL_SECONDS"))
+    run_workers: bool = Field(
+        True,
+        validation_alias=_env("POSTROOM_RUN_WORKERS"),
+        description="run the background workers inside `postroom serve`",
+    )
+    job_lease_seconds: int = Field(
+        60,
+        validation_alias=_env("POSTROOM_JOB_LEASE_SECONDS"),
+        description="how long a claimed job stays with its worker before another may take it",
+    )
+    job_poll_seconds: float = Field(
+        0.5, validation_alias=_env("POSTROOM_JOB_POLL_SECONDS"), description="how often idle workers look for due jobs"
+    )
 
     # Logs
-    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL", "POSTROOM_LOG_LEVEL"))
+    log_level: str = Field(
+        "INFO", validation_alias=_env("LOG_LEVEL", "POSTROOM_LOG_LEVEL"), description="DEBUG, INFO, WARNING or ERROR"
+    )
     log_format: Literal["auto", "json", "console"] = Field(
-        "auto", validation_alias=_env("LOG_FORMAT", "POSTROOM_LOG_FORMAT")
+        "auto",
+        validation_alias=_env("LOG_FORMAT", "POSTROOM_LOG_FORMAT"),
+        description="auto (JSON in production), json or console",
     )
 
     @field_validator("cors_origins", mode="before")
@@ -212,3 +290,18 @@ def to_async_url(url: str) -> str:
 def load_settings(**overrides: Any) -> Settings:
     """Build Settings from the environment; ``overrides`` win (used by the CLI flags and tests)."""
     return Settings(**overrides)
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting, for docs/configuration.md (a test keeps them equal)."""
+    lines = [
+        "| environment variable(s) | default | description |",
+        "| --- | --- | --- |",
+    ]
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names = " / ".join(f"`{n}`" for n in alias.choices) if isinstance(alias, AliasChoices) else f"`{name}`"
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        shown = "" if default in ("", None) else f"`{default}`"
+        lines.append(f"| {names} | {shown} | {field.description or ''} |")
+    return "\n".join(lines) + "\n"

@@ -38,6 +38,7 @@ LONG_LINE_FLAG = "long-lines"
 # (512 plus the SIZE and SMTPUTF8 extensions' allowance), whatever the line cap is.
 COMMAND_LINE_ROOM = 1024
 STOP_GRACE_SECONDS = 5.0
+UNKNOWN_COMMAND = "UNKNOWN"  # the metric label for replies to lines that name no command
 _LONG_LINE = re.compile(rb"[^\r\n]{%d}" % (RFC_LINE_LIMIT + 1))
 
 
@@ -162,7 +163,9 @@ class CaptureSMTP(SMTP):
             self._command, self._dispatching = name, True
             try:
                 await method(arg)
+                self._command = UNKNOWN_COMMAND
             finally:
+                # After a failure the label stays, for the error reply aiosmtpd sends next.
                 self._dispatching = False
 
         return run
@@ -173,7 +176,7 @@ class CaptureSMTP(SMTP):
         if code is not None:
             metrics.SMTP_REPLIES.labels(command=self._command, code=str(code)).inc()
             if not self._dispatching:
-                self._command = "UNKNOWN"
+                self._command = UNKNOWN_COMMAND
         await super().push(status)
 
     def connection_lost(self, error: Exception | None) -> None:

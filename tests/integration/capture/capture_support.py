@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -70,6 +71,17 @@ def send_sync(
 
 async def send(port: int, raw: bytes, **options: object) -> tuple[int, bytes]:
     return await asyncio.to_thread(send_sync, port, raw, **options)  # type: ignore[arg-type]
+
+
+async def in_threads(*calls: Callable[[], object]) -> list[object]:
+    """Run blocking clients at once in their own threads.
+
+    Not asyncio.to_thread: many blocking clients would fill the loop's default executor,
+    which the server itself needs (ingest writes blobs through it).
+    """
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(await asyncio.gather(*(loop.run_in_executor(pool, call) for call in calls)))
 
 
 async def find(app: Postroom, query: str, tenant_id: int | None = None) -> list[dict[str, object]]:

@@ -1,0 +1,86 @@
+"""The command line, run as a user runs it: migrate, users, keys, import and export."""
+
+from __future__ import annotations
+
+import mailbox
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from postroom.config import Settings
+
+
+def postroom(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    url = settings.resolved_database_url
+    return subprocess.run(
+        [sys.executable, "-m", "postroom", *args, "--data", str(settings.storage_dir), "--database-url", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=stdin,
+    )
+
+
+def test_migrate_user_and_apikey(settings: Settings) -> None:
+    migrated = postroom(settings, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    made = postroom(settings, "user", "create", "ops@example.com", "--role", "admin", "--password", "s3cret-pass")
+    assert made.returncode == 0, made.stderr
+    assert "ops@example.com created with role admin" in made.stdout
+    again = postroom(settings, "user", "create", "ops@example.com", "--password", "s3cret-pass")
+    assert again.returncode == 1 and "exists already" in again.stderr
+    key = postroom(settings, "apikey", "create", "ci", "--role", "viewer")
+    assert key.returncode == 0, key.stderr
+    assert key.stdout.strip().startswith("pr_") and "not shown again" in key.stderr
+    missing = postroom(settings, "apikey", "create", "x", "--tenant", "nope")
+    assert missing.returncode == 1 and "no tenant 'nope'" in missing.stderr
+
+
+def test_import_mbox_maildir_and_folder_then_export(settings: Settings, tmp_path: Path) -> None:
+    raws = [
+        f"From: a{i}@example.com\nTo: b@example.com\nSubject: Imported {i}\n\nbody {i}\n".encode() for i in range(5)
+    ]
+    box = mailbox.mbox(tmp_path / "in.mbox")
+    for raw in raws:
+        box.add(raw)
+    box.close()
+    maildir = mailbox.Maildir(tmp_path / "Maildir")
+    maildir.add(raws[0])
+    folder = tmp_path / "emls"
+    folder.mkdir()
+    (folder / "one.eml").write_bytes(raws[1])
+    (folder / "two.eml").write_bytes(b"\x00\xffnot really mail")
+
+    for source in ("in.mbox", "Maildir", "emls"):
+        result = postroom(settings, "import", str(tmp_path / source), "--tag", "imported")
+        assert result.returncode == 0, result.stderr
+    assert "imported 2 messages" in result.stderr
+
+    out = tmp_path / "out"
+    exported = postroom(settings, "export", str(out), "--format", "eml", "--query", "tag:imported")
+    assert exported.returncode == 0, exported.stderr
+    assert "exported 8 messages" in exported.stderr
+    written = sorted(p.read_bytes() for p in out.glob("*.eml"))
+    # Byte for byte, the malformed one included.
+    assert b"\x00\xffnot really mail" in written and raws[1] in written
+    only = postroom(settings, "export", str(tmp_path / "subset.mbox"), "--query", "subject:imported")
+    assert only.returncode == 0 and "exported 7 messages" in only.stderr
+
+
+def test_import_of_a_missing_path_fails_clearly(settings: Settings, tmp_path: Path) -> None:
+    result = postroom(settings, "import", str(tmp_path / "absent"))
+    assert result.returncode == 1 and "neither a file nor a folder" in result.stderr
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_production_mode_with_a_default_secret_refuses_to_start(settings: Settings) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "postroom", "serve", "--data", str(settings.storage_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "POSTROOM_ENV": "production"},
+    )
+    assert result.returncode == 2 and "JWT_SECRET" in result.stderr

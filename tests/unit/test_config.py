@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from postroom.config import Settings, settings_table
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def test_the_names_deployers_use_are_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name, value in {
+        "DATABASE_URL": "postgres://u:p@db/postroom",
+        "REDIS_URL": "redis://cache:6379/0",
+        "SMTP_PORT": "2525",
+        "API_PORT": "9025",
+        "JWT_SECRET": "x" * 40,
+        "CORS_ORIGINS": "https://a.example, https://b.example",
+        "STORAGE_DIR": str(tmp_path),
+        "ENVIRONMENT": "staging",
+        "LOG_LEVEL": "debug",
+        "LOG_FORMAT": "json",
+        "MAX_MESSAGES": "500",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.resolved_database_url == "postgresql+asyncpg://u:p@db/postroom"
+    assert settings.redis_url == "redis://cache:6379/0"
+    assert (settings.smtp_port, settings.api_port, settings.max_messages) == (2525, 9025, 500)
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+    assert settings.storage_dir == tmp_path and settings.environment == "staging"
+    assert settings.log_level == "DEBUG" and settings.json_logs
+
+
+def test_app_env_and_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "postroom.env"
+    config.write_text("SMTP_PORT=3025\nAPP_ENV=test\n")
+    settings = Settings(_env_file=config)  # type: ignore[call-arg]
+    assert settings.smtp_port == 3025 and settings.environment == "test"
+
+
+@pytest.mark.parametrize("secret", [None, "short"])
+def test_production_refuses_default_or_short_secrets(monkeypatch: pytest.MonkeyPatch, secret: str | None) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    if secret:
+        monkeypatch.setenv("JWT_SECRET", secret)
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings()
+
+
+def test_production_requires_auth_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTROOM_ENV", "production")
+    monkeypatch.setenv("JWT_SECRET", "s" * 40)
+    settings = Settings()
+    assert settings.auth_is_required("127.0.0.1") and settings.json_logs
+
+
+def test_laptop_defaults_are_open_only_on_loopback() -> None:
+    settings = Settings()
+    assert settings.resolved_database_url.startswith("sqlite+aiosqlite:///")
+    assert not settings.auth_is_required("127.0.0.1")
+    assert settings.auth_is_required("0.0.0.0")
+
+
+def test_configuration_docs_match_the_settings() -> None:
+    assert settings_table() in DOCS.read_text(), "regenerate docs/configuration.md from postroom.config.settings_table"
