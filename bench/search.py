@@ -30,9 +30,9 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +213,7 @@ class Corpus:
         sent = self.start + timedelta(seconds=n * 7)
         headers = [
             f"Message-ID: <{n}.{self.seed}@bench.postroom.test>",
-            f"Date: {format_datetime(sent)}",
+            f"Date: {sent:%a, %d %b %Y %H:%M:%S} +0000",
             f'From: "{sender.split("@")[0].replace(".", " ").title()}" <{sender}>',
             "To: " + ", ".join(recipients),
             f"Subject: {subject}",
@@ -240,6 +240,22 @@ class Corpus:
             headers.append("Content-Type: text/plain; charset=utf-8")
             raw = "\r\n".join(headers) + "\r\n\r\n" + body
         return raw.encode(), body, attach
+
+
+_GENERATOR: Corpus | None = None
+
+
+def _init_generator(seed: int) -> None:
+    global _GENERATOR
+    _GENERATOR = Corpus(seed=seed)
+
+
+def _generate(first: int, count: int) -> tuple[list[tuple[bytes, str, bool]], list[str]]:
+    """(messages first..first+count-1, subject phrases sampled meanwhile); runs in the child process."""
+    assert _GENERATOR is not None
+    _GENERATOR.rng.seed(_GENERATOR.seed * 1_000_003 + first)  # same messages whatever the batch size
+    _GENERATOR.subject_samples.clear()
+    return [_GENERATOR.message(first + i) for i in range(count)], list(_GENERATOR.subject_samples)
 
 
 @dataclass
@@ -330,6 +346,21 @@ def _moment(value: datetime | None, dialect: str) -> Any:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # what SQLAlchemy stores on SQLite
 
 
+ATTACHMENT_JSON = json.dumps(
+    [{"filename": "doc.pdf", "content_type": "application/pdf", "size": 300, "is_inline": False}]
+)
+
+
+@dataclass
+class PreparedBatch:
+    blobs: list[tuple[bytes, str]]
+    messages: list[tuple[Any, ...]] = field(default_factory=list)
+    tags: list[tuple[int, str, int]] = field(default_factory=list)
+    bodies: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    search: list[search.SearchRow] = field(default_factory=list)
+
+
 class BulkLoader:
     """Writes what ingest + the full parse write, with driver-level executemany (a bulk import).
 
@@ -347,47 +378,55 @@ class BulkLoader:
         self.dialect = engine.dialect.name
         self.next_id = 0
 
-    async def write(self, generated: Sequence[tuple[bytes, str, bool]]) -> None:
+    async def start(self) -> None:
+        async with self.engine.connect() as conn:
+            self.next_id = int(await conn.scalar(select(func.coalesce(func.max(Message.id), 0))) or 0) + 1
+
+    def prepare(self, generated: Sequence[tuple[bytes, str, bool]]) -> PreparedBatch:
+        """CPU part (main thread): header parse and the rows, as ingest + the full parse make them."""
         d = self.dialect
-        if self.next_id == 0:
-            async with self.engine.connect() as conn:
-                self.next_id = int(await conn.scalar(select(func.coalesce(func.max(Message.id), 0))) or 0) + 1
         prepared = [
             self.ingestor._prepare(Incoming(raw=raw, tenant_id=self.tenant_id, source="import"))
             for raw, _, _ in generated
         ]
-        await asyncio.to_thread(self.blobs.put_many, [(p.incoming.raw, p.digest) for p in prepared])
         received_at = utcnow()
-        messages, tags, bodies, events_rows, search_rows = [], [], [], [], []
+        received_text = _moment(received_at, d)
+        out = PreparedBatch(blobs=[(p.incoming.raw, p.digest) for p in prepared])
         for offset, (p, (_, body, attach)) in enumerate(zip(prepared, generated, strict=True)):
             mid = self.next_id + offset
             row = self.ingestor._row(p, received_at)
             event = self.ingestor._event(mid, row, p)
             row.update(
-                id=mid, parse_state=int(ParseState.PARSED), has_attachments=attach, snippet=" ".join(body.split())[:200]
+                id=mid,
+                parse_state=int(ParseState.PARSED),
+                has_attachments=attach,
+                snippet=" ".join(body.split())[:200],
+                received_at=received_text,
+                sent_at=_moment(row["sent_at"], d),
             )
-            messages.append(
-                tuple(
-                    json.dumps(row[c]) if c in JSON_COLUMNS else _moment(row[c], d) if c.endswith("_at") else row[c]
-                    for c in MESSAGE_COLUMNS
-                )
-            )
-            tags.extend((mid, tag, self.tenant_id) for tag in p.tags)
-            attachments = [{"filename": "doc.pdf", "content_type": "application/pdf", "size": 300, "is_inline": False}]
-            bodies.append((mid, self.tenant_id, body, "", "[]", json.dumps(attachments if attach else [])))
-            events_rows.append((self.tenant_id, event.type, mid, json.dumps(event.payload), _moment(received_at, d)))
-            search_rows.append(dataclasses.replace(self.ingestor._search_row(mid, p), body=body))
+            out.messages.append(tuple(json.dumps(row[c]) if c in JSON_COLUMNS else row[c] for c in MESSAGE_COLUMNS))
+            out.tags.extend((mid, tag, self.tenant_id) for tag in p.tags)
+            attachments = ATTACHMENT_JSON if attach else "[]"
+            out.bodies.append((mid, self.tenant_id, body, "", "[]", attachments))
+            out.events.append((self.tenant_id, event.type, mid, json.dumps(event.payload), received_text))
+            out.search.append(dataclasses.replace(self.ingestor._search_row(mid, p), body=body))
         self.next_id += len(prepared)
+        return out
+
+    async def commit(self, batch: PreparedBatch) -> None:
+        """I/O part (blob threads, database thread): raw blobs, then one transaction."""
+        d = self.dialect
+        await asyncio.to_thread(self.blobs.put_many, batch.blobs)
         async with self.engine.begin() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
             assert raw is not None
-            await raw.executemany(_sql(d, "messages", MESSAGE_COLUMNS), messages)
-            await raw.executemany(_sql(d, "message_tags", ("message_id", "tag", "tenant_id")), tags)
+            await raw.executemany(_sql(d, "messages", MESSAGE_COLUMNS), batch.messages)
+            await raw.executemany(_sql(d, "message_tags", ("message_id", "tag", "tenant_id")), batch.tags)
             columns = ("message_id", "tenant_id", "text", "html", "headers", "attachments")
-            await raw.executemany(_sql(d, "message_bodies", columns), bodies)
+            await raw.executemany(_sql(d, "message_bodies", columns), batch.bodies)
             columns = ("tenant_id", "type", "subject_id", "payload", "created_at")
-            await raw.executemany(_sql(d, "events", columns), events_rows)
-            await search.insert(conn, search_rows)
+            await raw.executemany(_sql(d, "events", columns), batch.events)
+            await search.insert(conn, batch.search)
 
     async def finish(self) -> None:
         if self.dialect == "postgresql":
@@ -413,38 +452,57 @@ async def load(
 ) -> LoadResult:
     ingestor = Ingestor(engine, blobs)
     bulk = BulkLoader(engine, blobs, tenant_id)
+    await bulk.start()
     ingest_seconds = body_seconds = generate_seconds = 0.0
     rss_samples: list[tuple[int, float]] = [(0, rss_mib())]
     started = time.perf_counter()
     loaded = 0
     next_report = PROGRESS_EVERY
-    while loaded < messages:
-        if time.perf_counter() - started > budget_seconds:
-            log(f"  load budget of {budget_seconds:.0f} s spent: stopping at {loaded:,} messages")
-            break
-        size = min(batch, messages - loaded)
-        t0 = time.perf_counter()
-        generated = [corpus.message(loaded + i) for i in range(size)]
-        t1 = time.perf_counter()
-        generate_seconds += t1 - t0
-        if loader == "bulk":
-            await bulk.write(generated)
-            ingest_seconds += time.perf_counter() - t1
-        else:
-            incoming = [Incoming(raw=raw, tenant_id=tenant_id, source="import") for raw, _, _ in generated]
-            stored = await ingestor.ingest_many(incoming)
-            t2 = time.perf_counter()
-            ingest_seconds += t2 - t1
-            if parse_mode == "direct":
-                await write_bodies_direct(engine, tenant_id, stored, [(body, attach) for _, body, attach in generated])
-                body_seconds += time.perf_counter() - t2
-        loaded += size
-        if loaded >= next_report or loaded == messages:
-            elapsed = time.perf_counter() - started
-            rss = rss_mib()
-            rss_samples.append((loaded, rss))
-            log(f"  loaded {loaded:>9,}  {loaded / elapsed:8,.0f} msg/s overall  RSS {rss:7.1f} MiB")
-            next_report += PROGRESS_EVERY
+    loop = asyncio.get_running_loop()
+    sizes = [min(batch, messages - start) for start in range(0, messages, batch)]
+    # Messages are generated in a child process, one batch ahead, so the generator does not
+    # compete with the store for this process's GIL.
+    with ProcessPoolExecutor(1, initializer=_init_generator, initargs=(corpus.seed,)) as pool:
+        ahead = loop.run_in_executor(pool, _generate, 0, sizes[0]) if sizes else None
+        committing: asyncio.Task[None] | None = None
+        for index, size in enumerate(sizes):
+            if time.perf_counter() - started > budget_seconds:
+                log(f"  load budget of {budget_seconds:.0f} s spent: stopping at {loaded:,} messages")
+                break
+            t0 = time.perf_counter()
+            assert ahead is not None
+            generated, samples = await ahead
+            corpus.subject_samples.extend(samples[: max(0, 2000 - len(corpus.subject_samples))])
+            if index + 1 < len(sizes):
+                ahead = loop.run_in_executor(pool, _generate, loaded + size, sizes[index + 1])
+            t1 = time.perf_counter()
+            generate_seconds += t1 - t0  # time spent waiting for the generator
+            if loader == "bulk":
+                prepared = bulk.prepare(generated)  # overlaps with the previous batch's commit
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(bulk.commit(prepared))
+                ingest_seconds += time.perf_counter() - t1
+            else:
+                incoming = [Incoming(raw=raw, tenant_id=tenant_id, source="import") for raw, _, _ in generated]
+                stored = await ingestor.ingest_many(incoming)
+                t2 = time.perf_counter()
+                ingest_seconds += t2 - t1
+                if parse_mode == "direct":
+                    bodies = [(body, attach) for _, body, attach in generated]
+                    await write_bodies_direct(engine, tenant_id, stored, bodies)
+                    body_seconds += time.perf_counter() - t2
+            loaded += size
+            if loaded >= next_report or loaded == messages:
+                elapsed = time.perf_counter() - started
+                rss = rss_mib()
+                rss_samples.append((loaded, rss))
+                log(f"  loaded {loaded:>9,}  {loaded / elapsed:8,.0f} msg/s overall  RSS {rss:7.1f} MiB")
+                next_report += PROGRESS_EVERY
+        if committing is not None:
+            t0 = time.perf_counter()
+            await committing
+            ingest_seconds += time.perf_counter() - t0
     if loader == "bulk":
         await bulk.finish()
     elif parse_mode == "sweep":

@@ -39,7 +39,7 @@ async def _serve(postroom: Postroom, *, auth_required: bool) -> tuple[uvicorn.Se
     app = create_app(postroom, auth_required=auth_required)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers only this flag
         await asyncio.sleep(0.01)
     return server, task, f"http://127.0.0.1:{port}"
 

@@ -27,7 +27,7 @@ from postroom.mime import Address, HeaderSummary, parse_headers
 from postroom.store import search
 from postroom.store.blobs import BlobStore, blob_digest
 from postroom.store.models import Message, MessageTag, ParseState
-from postroom.store.types import utcnow
+from postroom.store.types import db_json, db_text, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +71,7 @@ class _Pending:
 def normalise_tags(tags: Sequence[str]) -> list[str]:
     seen: dict[str, None] = {}
     for tag in tags:
-        cleaned = " ".join(tag.split())[:MAX_TAG_LENGTH]
+        cleaned = db_text(" ".join(tag.split())[:MAX_TAG_LENGTH])
         if cleaned:
             seen.setdefault(cleaned, None)
     return list(seen)
@@ -153,11 +153,15 @@ class Ingestor:
         try:
             stored = await self._commit(batch)
         except Exception as exc:
-            log.error("ingest_commit_failed", error=str(exc), messages=len(batch))
-            metrics.INGEST_FAILURES.inc(len(batch))
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(StoreUnavailable(str(exc)))
+            if len(batch) > 1:
+                # One bad message must not fail the others that shared its commit.
+                for pending in batch:
+                    await self._write_batch([pending])
+                return
+            log.error("ingest_commit_failed", error=str(exc)[:500], source=batch[0].incoming.source)
+            metrics.INGEST_FAILURES.inc()
+            if not batch[0].future.done():
+                batch[0].future.set_exception(StoreUnavailable(str(exc)[:500]))
             return
         now = time.perf_counter()
         for pending, result in zip(batch, stored, strict=True):
@@ -197,7 +201,7 @@ class Ingestor:
     @staticmethod
     def _row(p: _Pending, received_at: Any) -> dict[str, Any]:
         s, inc = p.summary, p.incoming
-        return {
+        row = {
             "tenant_id": inc.tenant_id,
             "source": inc.source,
             "message_id": s.message_id[:998] if s.message_id else None,
@@ -220,6 +224,7 @@ class Ingestor:
             "flags": sorted({*s.flags, *inc.flags}),
             "snippet": "",
         }
+        return {key: db_json(value) for key, value in row.items()}
 
     @staticmethod
     def _search_row(message_id: int, p: _Pending) -> search.SearchRow:
@@ -231,9 +236,9 @@ class Ingestor:
         return search.SearchRow(
             message_id=message_id,
             tenant_id=inc.tenant_id,
-            subject=s.subject,
-            sender=f"{sender} {inc.envelope_from}",
-            recipients=recipients,
+            subject=db_text(s.subject),
+            sender=db_text(f"{sender} {inc.envelope_from}"),
+            recipients=db_text(recipients),
         )
 
     @staticmethod

@@ -24,6 +24,7 @@ from postroom.mime import ParsedMessage, parse_message
 from postroom.store import search
 from postroom.store.blobs import BlobNotFound, BlobStore
 from postroom.store.models import Message, MessageBody, ParseState
+from postroom.store.types import db_json, db_text
 
 log = structlog.get_logger(__name__)
 
@@ -52,14 +53,16 @@ async def _store(conn: AsyncConnection, message: Any, parsed: ParsedMessage | No
             .values(parse_state=ParseState.FAILED, flags=sorted({*message.flags, "blob-missing"}))
         )
         return
-    body = {
-        "message_id": message.id,
-        "tenant_id": message.tenant_id,
-        "text": parsed.text,
-        "html": parsed.html,
-        "headers": [list(h) for h in parsed.headers],
-        "attachments": attachment_json(parsed),
-    }
+    body = db_json(
+        {
+            "message_id": message.id,
+            "tenant_id": message.tenant_id,
+            "text": parsed.text,
+            "html": parsed.html,
+            "headers": [list(h) for h in parsed.headers],
+            "attachments": attachment_json(parsed),
+        }
+    )
     insert_fn = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
     statement = insert_fn(MessageBody).values(body)
     await conn.execute(
@@ -76,7 +79,7 @@ async def _store(conn: AsyncConnection, message: Any, parsed: ParsedMessage | No
             parse_state=ParseState.FAILED if failed else ParseState.PARSED,
             has_attachments=any(not part.is_inline for part in parsed.attachments),
             flags=sorted({*message.flags, *parsed.flags}),
-            snippet=parsed.snippet,
+            snippet=db_text(parsed.snippet),
         )
     )
     await search.replace(
@@ -92,7 +95,7 @@ async def _store(conn: AsyncConnection, message: Any, parsed: ParsedMessage | No
                     *message.envelope_to,
                 ]
             ),
-            body=parsed.text,
+            body=body["text"],
         ),
     )
     metrics.PARSED_MESSAGES.labels(outcome="failed" if failed else "parsed").inc()

@@ -39,3 +39,25 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def db_text(value: str) -> str:
+    """Text every engine stores: PostgreSQL refuses NUL, and no engine takes lone surrogates."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def db_json(value: Any) -> Any:
+    """``db_text`` applied to every string inside lists and dicts."""
+    if isinstance(value, str):
+        return db_text(value)
+    if isinstance(value, list):
+        return [db_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: db_json(item) for key, item in value.items()}
+    return value
