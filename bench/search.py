@@ -68,63 +68,10 @@ SUBJECT_OPENERS = (
     "Alert:",
     "Notes from",
 )
-FIRST_NAMES = tuple(
-    [
-        "alice",
-        "bob",
-        "carol",
-        "dave",
-        "erin",
-        "frank",
-        "grace",
-        "heidi",
-        "ivan",
-        "judy",
-        "mallory",
-        "nina",
-        "oscar",
-        "peggy",
-        "quentin",
-        "rupert",
-        "sybil",
-        "trent",
-        "ursula",
-        "victor",
-        "wendy",
-        "xavier",
-        "yolanda",
-        "zoe",
-    ]
-)
-LAST_NAMES = tuple(
-    [
-        "smith",
-        "jones",
-        "brown",
-        "taylor",
-        "wilson",
-        "davies",
-        "evans",
-        "thomas",
-        "johnson",
-        "roberts",
-        "walker",
-        "wright",
-        "robinson",
-        "thompson",
-        "white",
-        "hughes",
-        "edwards",
-        "green",
-        "hall",
-        "wood",
-        "harris",
-        "lewis",
-        "martin",
-        "jackson",
-        "clarke",
-    ]
-)
+_FIRST = "alice bob carol dave erin frank grace heidi ivan judy mallory nina oscar peggy quentin rupert sybil trent"
+_LAST = "smith jones brown taylor wilson davies evans thomas johnson roberts walker wright robinson thompson white"
+FIRST_NAMES = tuple(_FIRST.split())
+LAST_NAMES = tuple(_LAST.split())
 PROGRESS_EVERY = 100_000
 QUERY_KINDS = (
     "rare word",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import re
 import weakref
 from collections.abc import Callable
 from typing import Any, AnyStr
@@ -38,13 +37,23 @@ LONG_LINE_FLAG = "long-lines"
 # (512 plus the SIZE and SMTPUTF8 extensions' allowance), whatever the line cap is.
 COMMAND_LINE_ROOM = 1024
 STOP_GRACE_SECONDS = 5.0
+NULL_SENDER = "<>"  # MAIL FROM:<> (bounces); aiosmtpd keeps the brackets
 UNKNOWN_COMMAND = "UNKNOWN"  # the metric label for replies to lines that name no command
-_LONG_LINE = re.compile(rb"[^\r\n]{%d}" % (RFC_LINE_LIMIT + 1))
 
 
-def has_long_lines(raw: bytes) -> bool:
-    """Whether a line of ``raw`` is longer than RFC 5322's 998 octets (any of CR/LF ends a line)."""
-    return _LONG_LINE.search(raw) is not None
+def has_long_lines(raw: bytes, limit: int = RFC_LINE_LIMIT) -> bool:
+    """Whether a line of ``raw`` is longer than ``limit`` octets (a CR or an LF ends a line)."""
+    # Look at windows of limit+1 octets: a window with no line break is a long line;
+    # otherwise a long line can only start after the window's last break. Linear, and
+    # about one step per window (a regex restarts at every octet of every line).
+    start, end = 0, len(raw)
+    while end - start > limit:
+        window_end = start + limit + 1
+        last_break = max(raw.rfind(b"\n", start, window_end), raw.rfind(b"\r", start, window_end))
+        if last_break < 0:
+            return True
+        start = last_break + 1
+    return False
 
 
 class CaptureHandler:
@@ -122,7 +131,7 @@ class CaptureHandler:
             raw=raw,
             tenant_id=login.tenant_id if isinstance(login, SmtpLogin) else self.default_tenant_id,
             source="smtp",
-            envelope_from=envelope.mail_from or "",
+            envelope_from="" if envelope.mail_from == NULL_SENDER else envelope.mail_from or "",
             envelope_to=tuple(envelope.rcpt_tos),
             tags=plus_tags(envelope.rcpt_tos),
             flags=(LONG_LINE_FLAG,) if has_long_lines(raw) else (),
@@ -133,6 +142,18 @@ class CaptureHandler:
             log.exception("smtp_store_failed", peer=str(session.peer), size=len(raw))
             return str(replies.STORE_UNAVAILABLE)
         return str(replies.queued(stored.id))
+
+
+class _Session(Session):
+    """aiosmtpd's session without the deprecation warning it logs on every successful AUTH."""
+
+    @property
+    def login_data(self) -> Any:
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value: Any) -> None:
+        self._login_data = value
 
 
 class CaptureSMTP(SMTP):
@@ -178,6 +199,9 @@ class CaptureSMTP(SMTP):
             if not self._dispatching:
                 self._command = UNKNOWN_COMMAND
         await super().push(status)
+
+    def _create_session(self) -> Session:
+        return _Session(self.loop)
 
     def connection_lost(self, error: Exception | None) -> None:
         super().connection_lost(error)

@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postroom.core.models import Event
+from postroom.store import bulk
 from postroom.store.types import utcnow
 
 log = structlog.get_logger(__name__)
@@ -59,18 +60,12 @@ async def append(conn: AsyncConnection, events: Sequence[NewEvent]) -> None:
     if not events:
         return
     now = utcnow()
-    await conn.execute(
-        insert(Event),
-        [
-            {
-                "tenant_id": e.tenant_id,
-                "type": e.type,
-                "subject_id": e.subject_id,
-                "payload": e.payload,
-                "created_at": now,
-            }
-            for e in events
-        ],
+    await bulk.insert_many(
+        conn,
+        "events",
+        ["tenant_id", "type", "subject_id", "payload", "created_at"],
+        [(e.tenant_id, e.type, e.subject_id, e.payload, now) for e in events],
+        casts=["", "", "", "jsonb", ""],
     )
 
 

@@ -18,20 +18,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postroom.core import events, metrics
 from postroom.core.events import EventHub, NewEvent
 from postroom.mime import Address, HeaderSummary, parse_headers
-from postroom.store import search
+from postroom.store import blobs, bulk, search
 from postroom.store.blobs import BlobStore, blob_digest
-from postroom.store.models import Message, MessageTag, ParseState
+from postroom.store.models import Message, ParseState
 from postroom.store.types import db_json, db_text, utcnow
 
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 256
+MESSAGE_COLUMNS = [column.name for column in Message.__table__.columns if column.name != "id"]
+JSON_COLUMNS = {"to", "cc", "bcc", "reply_to", "envelope_to", "flags"}
+MESSAGE_CASTS = ["jsonb" if c in JSON_COLUMNS else "" for c in MESSAGE_COLUMNS]
 MAX_TAG_LENGTH = 100
 
 
@@ -89,7 +91,7 @@ class Ingestor:
     def __init__(
         self,
         engine: AsyncEngine,
-        blobs: BlobStore,
+        blob_store: BlobStore,
         hub: EventHub | None = None,
         *,
         max_batch: int = MAX_BATCH,
@@ -97,7 +99,7 @@ class Ingestor:
     ) -> None:
         self.engine = engine
         self.on_commit = on_commit
-        self.blobs = blobs
+        self.blobs = blob_store
         self.hub = hub
         self.max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -175,19 +177,24 @@ class Ingestor:
             await self.hub.published()
 
     async def _commit(self, batch: list[_Pending]) -> list[Stored]:
-        await asyncio.to_thread(self.blobs.put_many, [(p.incoming.raw, p.digest) for p in batch])
+        refs = await asyncio.to_thread(self.blobs.append, [(p.incoming.raw, p.digest) for p in batch])
         received_at = utcnow()
         rows = [self._row(p, received_at) for p in batch]
         async with self.engine.begin() as conn:
-            result = await conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows)
-            ids = [row[0] for row in result]
-            tag_rows = [
-                {"message_id": mid, "tag": tag, "tenant_id": p.incoming.tenant_id}
-                for mid, p in zip(ids, batch, strict=True)
-                for tag in p.tags
-            ]
-            if tag_rows:
-                await conn.execute(insert(MessageTag), tag_rows)
+            await blobs.record(conn, refs)
+            ids = await bulk.insert_returning_ids(
+                conn,
+                "messages",
+                MESSAGE_COLUMNS,
+                [[row[c] for c in MESSAGE_COLUMNS] for row in rows],
+                casts=MESSAGE_CASTS,
+            )
+            await bulk.insert_many(
+                conn,
+                "message_tags",
+                ["message_id", "tag", "tenant_id"],
+                [(mid, tag, p.incoming.tenant_id) for mid, p in zip(ids, batch, strict=True) for tag in p.tags],
+            )
             await search.insert(conn, [self._search_row(mid, p) for mid, p in zip(ids, batch, strict=True)])
             await events.append(
                 conn,
@@ -220,7 +227,7 @@ class Ingestor:
             "blob_sha256": p.digest,
             "is_read": False,
             "has_attachments": False,
-            "parse_state": ParseState.PENDING,
+            "parse_state": int(ParseState.PENDING),
             "flags": sorted({*s.flags, *inc.flags}),
             "snippet": "",
         }

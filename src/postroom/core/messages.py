@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,8 +17,9 @@ from postroom.core.events import EventHub, NewEvent
 from postroom.core.ingest import normalise_tags
 from postroom.core.parsing import ensure_parsed, ensure_tenant_parsed
 from postroom.mime import Part, extract_part
+from postroom.store import blobs as blob_index
 from postroom.store import search
-from postroom.store.blobs import BlobStore
+from postroom.store.blobs import BlobNotFound, BlobStore
 from postroom.store.models import Message, MessageBody, MessageTag
 from postroom.store.query import SearchQuery
 
@@ -162,7 +164,10 @@ class MessageService:
     async def raw(self, tenant_id: int, message_id: int) -> bytes:
         async with self.engine.connect() as conn:
             row = await self._row(conn, tenant_id, message_id)
-        return self.blobs.get(row.blob_sha256)
+            found = await blob_index.locate(conn, [row.blob_sha256])
+        if row.blob_sha256 not in found:
+            raise BlobNotFound(row.blob_sha256)
+        return await asyncio.to_thread(self.blobs.read, found[row.blob_sha256])
 
     async def html(self, tenant_id: int, message_id: int) -> str:
         return str((await self.get(tenant_id, message_id))["html"])
@@ -299,15 +304,13 @@ class MessageService:
         return deleted
 
     async def collect_blobs(self, digests: set[str]) -> None:
-        """Remove blob files no message refers to any more (blobs are shared by content)."""
-        if not digests:
-            return
-        async with self.engine.connect() as conn:
-            still_used = set(
-                await conn.scalars(select(Message.blob_sha256).where(Message.blob_sha256.in_(list(digests))))
-            )
-        for digest in digests - still_used:
-            self.blobs.delete(digest)
+        """Forget blobs no message refers to any more, and delete segments left with none."""
+        async with self.engine.begin() as conn:
+            if digests:
+                await blob_index.forget_unreferenced(conn, digests, Message)
+            live = await blob_index.live_segments(conn)
+        for segment in self.blobs.deletable_segments(live):
+            self.blobs.delete_segment(segment)
 
     async def _published(self) -> None:
         if self.hub is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -21,24 +22,33 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postroom.core import metrics
 from postroom.mime import ParsedMessage, parse_message
+from postroom.store import blobs as blob_index
 from postroom.store import search
-from postroom.store.blobs import BlobNotFound, BlobStore
+from postroom.store.blobs import BlobNotFound, BlobRef, BlobStore
 from postroom.store.models import Message, MessageBody, ParseState
 from postroom.store.types import db_json, db_text
 
 log = structlog.get_logger(__name__)
 
 SWEEP_BATCH = 50
+BUSY_BATCH = 10
+QUIET_SECONDS = 0.2  # while mail is arriving, leave the CPU to ingest...
+MAX_DEFER_SECONDS = 3.0  # ...but never leave the backlog untouched for longer than this
 
 
-def _parse_blobs(blobs: BlobStore, digests: Sequence[str]) -> list[ParsedMessage | None]:
+def _parse_blobs(store: BlobStore, refs: Sequence[BlobRef | None]) -> list[ParsedMessage | None]:
     results: list[ParsedMessage | None] = []
-    for digest in digests:
+    for ref in refs:
         try:
-            results.append(parse_message(blobs.get(digest)))
+            results.append(parse_message(store.read(ref)) if ref else None)
         except BlobNotFound:
             results.append(None)
     return results
+
+
+async def _parse_rows(conn: AsyncConnection, store: BlobStore, rows: Sequence[Any]) -> list[ParsedMessage | None]:
+    where = await blob_index.locate(conn, [r.blob_sha256 for r in rows])
+    return await asyncio.to_thread(_parse_blobs, store, [where.get(r.blob_sha256) for r in rows])
 
 
 def attachment_json(parsed: ParsedMessage) -> list[dict[str, Any]]:
@@ -131,12 +141,13 @@ async def parse_pending(engine: AsyncEngine, blobs: BlobStore, where: Any, limit
             return 0
         if locking:
             # Row locks keep other workers off these messages while we parse them.
-            parsed = await asyncio.to_thread(_parse_blobs, blobs, [r.blob_sha256 for r in rows])
+            parsed = await _parse_rows(conn, blobs, rows)
             for row, result in zip(rows, parsed, strict=True):
                 await _store(conn, row, result)
             return len(rows)
     # SQLite has one writer: parse outside the transaction, then write briefly.
-    parsed = await asyncio.to_thread(_parse_blobs, blobs, [r.blob_sha256 for r in rows])
+    async with engine.connect() as conn:
+        parsed = await _parse_rows(conn, blobs, rows)
     async with engine.begin() as conn:
         for row, result in zip(rows, parsed, strict=True):
             still_pending = await conn.scalar(select(Message.parse_state).where(Message.id == row.id))
@@ -156,14 +167,19 @@ async def ensure_tenant_parsed(engine: AsyncEngine, blobs: BlobStore, tenant_id:
 
 
 class ParseSweeper:
+    """Parses the backlog in batches; during a burst of mail it mostly waits, then catches up."""
+
     def __init__(self, engine: AsyncEngine, blobs: BlobStore, *, idle_seconds: float = 1.0) -> None:
         self.engine = engine
         self.blobs = blobs
         self.idle_seconds = idle_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._last_arrival = 0.0
 
     def notify(self) -> None:
+        """New mail was committed."""
+        self._last_arrival = time.monotonic()
         self._wake.set()
 
     async def start(self) -> None:
@@ -176,13 +192,20 @@ class ParseSweeper:
                 await self._task
 
     async def _run(self) -> None:
+        last_sweep = time.monotonic()
         while True:
+            busy = time.monotonic() - self._last_arrival < QUIET_SECONDS
+            if busy and time.monotonic() - last_sweep < MAX_DEFER_SECONDS:
+                await asyncio.sleep(QUIET_SECONDS)
+                continue
+            batch = BUSY_BATCH if busy else SWEEP_BATCH
             try:
-                done = await parse_pending(self.engine, self.blobs, Message.id > 0, SWEEP_BATCH)
+                done = await parse_pending(self.engine, self.blobs, Message.id > 0, batch)
             except Exception as exc:
                 log.warning("parse_sweep_failed", error=str(exc))
                 done = 0
-            if done < SWEEP_BATCH:
+            last_sweep = time.monotonic()
+            if done < batch:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_seconds)

@@ -33,14 +33,15 @@ _ALIASES = {
     "latin1": "cp1252",
     "us-ascii": "ascii",
 }
-# Text codecs that are not mail charsets; punycode in particular decodes in quadratic time.
 # Encodings that mail labelled with the key is often really written in.
 _SIBLINGS = {
     "iso2022_jp": ("euc_jp", "cp932"),
     "euc_jp": ("cp932",),
     "cp932": ("euc_jp",),
     "big5": ("big5hkscs",),
+    "cp1252": ("latin-1",),  # iso-8859-1 is read as cp1252, which leaves five bytes undefined
 }
+# Text codecs that are not mail charsets; punycode in particular decodes in quadratic time.
 _REFUSED = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined", "mbcs"})
 
 _DECODED_NON_ASCII = re.compile(r"[^\x00-\x7f\ufffd]")
@@ -94,10 +95,11 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
             return data.decode(name, errors="replace"), False
         except Exception:
             pass
-    # Mostly-UTF-8 text with a few bad bytes keeps its characters; text with no valid UTF-8
-    # sequence at all is far more likely to be an undeclared or mislabelled Windows-1252.
+    # Mostly-UTF-8 text with a few bad bytes keeps its characters; text with few valid UTF-8
+    # sequences is far more likely to be an undeclared or mislabelled Windows-1252.
     decoded = data.decode("utf-8", errors="replace")
-    if _DECODED_NON_ASCII.search(decoded):
+    sample = decoded[:65536]
+    if len(_DECODED_NON_ASCII.findall(sample)) >= 4 * sample.count("\ufffd"):
         return decoded, False
     try:
         return data.decode("cp1252"), False
@@ -105,8 +107,10 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
         return data.decode("latin-1"), False
 
 
-def unsurrogate(value: str) -> str:
-    """Turn surrogate-escaped 8-bit bytes (from email's BytesParser) back into real characters."""
+def unsurrogate(value: str, charset: str | None = None) -> str:
+    """Turn surrogate-escaped 8-bit bytes back into characters: UTF-8, else ``charset``, else cp1252."""
+    if value.isascii():
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -114,10 +118,7 @@ def unsurrogate(value: str) -> str:
             raw = value.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:
             return value.encode("utf-8", "replace").decode("utf-8")
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return raw.decode("latin-1")
+        return decode_bytes(raw, charset)[0]
     return value
 
 
@@ -144,10 +145,13 @@ def _word_bytes(encoding: str, text: str) -> bytes | None:
         return None
 
 
-def decode_rfc2047(value: str) -> str:
-    """Decode RFC 2047 encoded words, joining adjacent words so split multibyte characters survive."""
+def decode_rfc2047(value: str, charset: str | None = None) -> str:
+    """Decode RFC 2047 encoded words, joining adjacent words so split multibyte characters survive.
+
+    Surrogate-escaped raw 8-bit text outside encoded words is decoded as UTF-8, else ``charset``.
+    """
     if "=?" not in value:
-        return value
+        return unsurrogate(value, charset)
     out: list[str] = []
     pending = bytearray()
     pending_charset: str | None = None
@@ -165,12 +169,12 @@ def decode_rfc2047(value: str) -> str:
         # Whitespace between two encoded words is not part of the text (RFC 2047 section 6.2).
         if between and not (pending_charset is not None and between.isspace()):
             flush()
-            out.append(between)
+            out.append(unsurrogate(between, charset))
         pos = match.end()
         data = _word_bytes(match.group(2), match.group(3))
         if data is None:
             flush()
-            out.append(match.group(0))
+            out.append(unsurrogate(match.group(0), charset))
             continue
         charset = match.group(1).split("*", 1)[0].lower()
         if charset != pending_charset:
@@ -178,5 +182,5 @@ def decode_rfc2047(value: str) -> str:
             pending_charset = charset
         pending += data
     flush()
-    out.append(value[pos:])
+    out.append(unsurrogate(value[pos:], charset))
     return "".join(out)

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
-from postroom.mime.addresses import Address, parse_address_list
-from postroom.mime.encoding import decode_rfc2047, truncate_value
+from postroom.mime.addresses import Address, SlowPathBudget, parse_address_list
+from postroom.mime.encoding import decode_rfc2047, truncate_value, unsurrogate
 from postroom.mime.limits import DEFAULT_LIMITS, ParseLimits
 
-__all__ = ["HeaderBlock", "HeaderSummary", "find_block_end", "parse_headers", "split_header_block", "summarise"]
+__all__ = [
+    "HeaderBlock",
+    "HeaderSummary",
+    "charset_hint",
+    "find_block_end",
+    "parse_headers",
+    "split_header_block",
+    "summarise",
+]
 
 # Blank-line patterns for CRLF, LF, lone CR and an LF line followed by a CRLF blank line.
 _SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r", b"\n\r\n")
@@ -19,6 +27,14 @@ _SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r", b"\n\r\n")
 # The value runs on over folded continuation lines.
 _FIELD = re.compile(r"([!-9;-~]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)\n?")
 _FOLD = re.compile(r"\n[ \t]*")
+_RFC5322_DATE = re.compile(
+    r"(?:[A-Za-z]{3},[ \t]*)?(\d{1,2})[ \t]+([A-Za-z]{3})[ \t]+(\d{4})[ \t]+(\d{2}):(\d{2})(?::(\d{2}))?"
+    r"[ \t]+([+-])(\d{2})(\d{2})[ \t]*(?:\([^()]*\)[ \t]*)?$"
+)
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+_ZONES: dict[int, timezone] = {}
+_CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9_.:+-]{1,40})""", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +81,9 @@ def _decode_block(block: bytes, out: HeaderBlock) -> str:
         return block.decode("ascii")
     except UnicodeDecodeError:
         out.flag("8bit-headers")
-    try:
-        return block.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    lines = []
-    for line in block.split(b"\n"):
-        try:
-            lines.append(line.decode("utf-8"))
-        except UnicodeDecodeError:
-            lines.append(line.decode("latin-1"))
-    return "\n".join(lines)
+    # Bytes that are not UTF-8 stay surrogate-escaped until the value is decoded, so that raw
+    # bytes inside encoded words survive and a charset hint can be applied to the rest.
+    return block.decode("utf-8", "surrogateescape")
 
 
 def split_header_block(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> HeaderBlock:
@@ -101,26 +109,20 @@ def split_header_block(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> Head
     if text.startswith("From "):
         pos = _skip_line(text, 0)  # mbox envelope line
     cap = limits.max_header_bytes
+    max_headers = limits.max_headers
     fields = out.fields
-    match_field = _FIELD.match
-    size = len(text)
-    while pos < size:
-        match = match_field(text, pos)
-        if match is None:
-            if text[pos] in " \t":
-                # Continuation line with no field before it.
+    for match in _FIELD.finditer(text, pos):
+        if match.start() != pos:
+            # A line that is not a field: like email.parser, a bad line starts the body, except
+            # that stray continuation lines before the first field are skipped.
+            gap = text[pos : match.start()]
+            if fields or not all(line[:1] in (" ", "\t") for line in gap.splitlines()):
                 out.flag("malformed-headers")
-                pos = _skip_line(text, pos)
-                continue
-            if text[pos] == "\n":
-                pos += 1
-                continue
-            # Like email.parser: the first line that is not a header starts the body.
+                return out
             out.flag("malformed-headers")
-            break
-        if len(fields) >= limits.max_headers:
+        if len(fields) >= max_headers:
             out.flag("too-many-headers")
-            break
+            return out
         pos = match.end()
         value = match.group(2)
         if len(value) > cap:
@@ -133,6 +135,8 @@ def split_header_block(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> Head
             out.flag("header-too-long")
             value = truncate_value(value, cap)
         fields.append((match.group(1), value))
+    if pos < len(text) and text[pos:].strip():
+        out.flag("malformed-headers")
     return out
 
 
@@ -151,7 +155,37 @@ def _message_id(value: str) -> str | None:
     return cleaned.split()[0] if cleaned else None
 
 
+def _zone(sign: str, hours: str, minutes: str) -> timezone:
+    offset = int(hours) * 60 + int(minutes)
+    if not offset:
+        return UTC
+    zone = _ZONES.get(offset if sign == "+" else -offset)
+    if zone is None:
+        zone = timezone(timedelta(minutes=offset if sign == "+" else -offset))
+        if len(_ZONES) < 256:
+            _ZONES[offset if sign == "+" else -offset] = zone
+    return zone
+
+
 def _date(value: str) -> datetime | None:
+    match = _RFC5322_DATE.match(value)
+    if match is not None:
+        # The canonical form, parsed without email.utils' general (and slower) tokenizer.
+        day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = match.groups()
+        month_number = _MONTHS.get(month.lower())
+        if month_number is not None:
+            try:
+                return datetime(
+                    int(year),
+                    month_number,
+                    int(day),
+                    int(hour),
+                    int(minute),
+                    min(int(second or 0), 59),  # a leap second is valid in RFC 5322
+                    tzinfo=_zone(sign, zone_hours, zone_minutes),
+                )
+            except ValueError:
+                return None
     try:
         parsed = parsedate_to_datetime(value)
     except Exception:
@@ -163,23 +197,36 @@ def _date(value: str) -> datetime | None:
     return parsed
 
 
-def summarise(fields: list[tuple[str, str]], flags: list[str]) -> HeaderSummary:
+def charset_hint(fields: list[tuple[str, str]]) -> str | None:
+    """The top-level Content-Type charset: the best guess for raw 8-bit header bytes that are not UTF-8."""
+    for name, value in fields:
+        if name.lower() == "content-type":
+            match = _CHARSET_PARAM.search(value)
+            return match.group(1) if match else None
+    return None
+
+
+def summarise(
+    fields: list[tuple[str, str]], flags: list[str], max_address_bytes: int = DEFAULT_LIMITS.max_address_bytes
+) -> HeaderSummary:
     """Build the summary from unfolded fields; shared with the full parser."""
     found: dict[str, list[str]] = {}
     for name, value in fields:
         key = name.lower()
         if key in _WANTED:
             found.setdefault(key, []).append(value)
+    charset = charset_hint(fields) if "8bit-headers" in flags else None
+    budget = SlowPathBudget(max_address_bytes)
 
     def addresses(key: str) -> tuple[Address, ...]:
         values = found.get(key)
         if not values:
             return ()
         if len(values) == 1:
-            return parse_address_list(values[0])
-        return tuple(addr for value in values for addr in parse_address_list(value))
+            return parse_address_list(values[0], charset, budget)
+        return tuple(addr for value in values for addr in parse_address_list(value, charset, budget))
 
-    subject = decode_rfc2047(found["subject"][0]).strip() if "subject" in found else ""
+    subject = decode_rfc2047(found["subject"][0], charset).strip() if "subject" in found else ""
     senders = addresses("from")
     date = None
     if "date" in found:
@@ -188,19 +235,23 @@ def summarise(fields: list[tuple[str, str]], flags: list[str]) -> HeaderSummary:
             flags.append("invalid-date")
     tags: dict[str, None] = {}
     for value in found.get("x-tags", ()):
-        for tag in decode_rfc2047(value).split(","):
+        for tag in decode_rfc2047(value, charset).split(","):
             tag = tag.strip()
             if tag:
                 tags.setdefault(tag, None)
     message_ids = found.get("message-id")
+    sender = senders[0] if senders else None
+    to, cc, bcc, reply_to = addresses("to"), addresses("cc"), addresses("bcc"), addresses("reply-to")
+    if budget.exhausted:
+        flags.append("header-too-long")
     return HeaderSummary(
-        message_id=_message_id(message_ids[0]) if message_ids else None,
+        message_id=_message_id(unsurrogate(message_ids[0])) if message_ids else None,
         subject=subject,
-        sender=senders[0] if senders else None,
-        to=addresses("to"),
-        cc=addresses("cc"),
-        bcc=addresses("bcc"),
-        reply_to=addresses("reply-to"),
+        sender=sender,
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        reply_to=reply_to,
         date=date,
         tags=tuple(tags),
         flags=tuple(dict.fromkeys(flags)),
@@ -216,6 +267,6 @@ def parse_headers(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> HeaderSum
     """Summarise the header block of ``raw``. Never raises; problems are reported in ``flags``."""
     try:
         block = split_header_block(raw, limits)
-        return summarise(block.fields, list(block.flags))
+        return summarise(block.fields, list(block.flags), limits.max_address_bytes)
     except Exception:
         return _EMPTY

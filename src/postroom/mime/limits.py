@@ -15,8 +15,11 @@ class ParseLimits:
     max_header_bytes: int = 64 * 1024
     # The header block is searched for its end only this far into the message.
     max_header_block_bytes: int = 4 * 1024 * 1024
-    # Header fields kept per message (or per MIME part).
+    # Header fields kept per message.
     max_headers: int = 2000
+    # Address-header text per message that may go to email.utils.getaddresses (~3 us a character)
+    # when the fast path cannot read it; the rest is dropped and flagged "header-too-long".
+    max_address_bytes: int = 64 * 1024
     # Nesting depth of multipart containers that is still descended into.
     max_depth: int = 32
     # Leaf parts collected per message.

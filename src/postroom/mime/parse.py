@@ -6,13 +6,13 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from postroom.mime.encoding import decode_bytes
+from postroom.mime.encoding import decode_bytes, decode_rfc2047
 from postroom.mime.filenames import default_filename, safe_filename
-from postroom.mime.headers import HeaderSummary, parse_headers, split_header_block, summarise
+from postroom.mime.headers import HeaderSummary, charset_hint, parse_headers, split_header_block, summarise
 from postroom.mime.limits import DEFAULT_LIMITS, ParseLimits
 from postroom.mime.structure import parse_structure
 from postroom.mime.text import html_to_text, make_snippet
-from postroom.mime.tree import Leaf, leaf_bytes
+from postroom.mime.tree import Leaf, estimated_size, leaf_bytes
 
 __all__ = ["ParsedMessage", "Part", "extract_part", "parse_message"]
 
@@ -93,8 +93,9 @@ def _best_effort_text(raw: bytes) -> str:
 
 def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
     block = split_header_block(raw, limits)
-    summary = summarise(block.fields, list(block.flags))
-    headers = tuple(block.fields)
+    summary = summarise(block.fields, list(block.flags), limits.max_address_bytes)
+    charset = charset_hint(block.fields) if "8bit-headers" in block.flags else None
+    headers = tuple((name, decode_rfc2047(value, charset)) for name, value in block.fields)
     flags = list(summary.flags)
     if _long_lines(raw):
         flags.append("long-lines")
@@ -131,9 +132,16 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
     text = "\n".join(texts)
     if not text.strip() and html:
         text = html_to_text(html[: limits.max_html_render_chars])
+    elif not text.strip():
+        # A named text/plain part without Content-Disposition is the only readable text (common in
+        # bounces): show it as the text too, and keep it listed as an attachment.
+        for leaf, data in others:
+            if leaf.content_type == "text/plain" and leaf.disposition is None and data:
+                text = _decode_text(leaf, data, flags)
+                break
     cid_refs = _cid_refs(html) if html else set()
     attachments = tuple(
-        _make_part(leaf, data, len(data) if data is not None else _declared_size(leaf), cid_refs)
+        _make_part(leaf, data, len(data) if data is not None else estimated_size(leaf), cid_refs)
         for leaf, data in others
     )
     return ParsedMessage(
@@ -145,11 +153,6 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
         flags=tuple(dict.fromkeys(flags)),
         snippet=make_snippet(text, limits.snippet_chars),
     )
-
-
-def _declared_size(leaf: Leaf) -> int:
-    payload = leaf.node.get_payload()
-    return len(payload) if isinstance(payload, str | bytes) else 0
 
 
 def _safe_leaf_bytes(leaf: Leaf, limits: ParseLimits, linesep: str) -> bytes | None:
@@ -188,7 +191,7 @@ def extract_part(raw: bytes, index: int, limits: ParseLimits = DEFAULT_LIMITS) -
         if structure is None or not 1 <= index <= len(structure.leaves):
             return None
         leaf = structure.leaves[index - 1]
-        data = leaf_bytes(leaf, limits, structure.linesep)
+        data = _safe_leaf_bytes(leaf, limits, structure.linesep)
         if data is None:
             return None
         scratch: list[str] = []

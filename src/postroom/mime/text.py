@@ -45,6 +45,11 @@ class _Renderer(HTMLParser):
         if self.breaks < count:
             self.emit("\n" * (count - self.breaks))
 
+    def label_since(self, start: int) -> str:
+        if len(self.out) - start > _LABEL_WINDOW:
+            return "..."  # long link text: never equal to the URL, and not worth joining
+        return " ".join("".join(self.out[start:]).split())
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
             self.skip_depth += 1
@@ -92,10 +97,7 @@ class _Renderer(HTMLParser):
             href, start = self.links.pop()
             if not href or href.lower().startswith(("javascript:", "#")):
                 return
-            if len(self.out) - start > _LABEL_WINDOW:
-                label = "..."
-            else:
-                label = " ".join("".join(self.out[start:]).split())
+            label = self.label_since(start)
             if not label:
                 self.emit(href)
             elif label != href and label != href.removeprefix("mailto:"):

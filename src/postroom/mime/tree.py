@@ -14,7 +14,7 @@ from email.policy import EmailPolicy
 from postroom.mime.encoding import decode_rfc2047, unsurrogate
 from postroom.mime.limits import ParseLimits
 
-__all__ = ["Leaf", "collect_leaves", "leaf_bytes", "raw_header"]
+__all__ = ["Leaf", "collect_leaves", "estimated_size", "leaf_bytes", "raw_header"]
 
 _BOUNDARY_DEFECTS = (
     errors.NoBoundaryInMultipartDefect,
@@ -141,9 +141,12 @@ def _generated_body(node: Message, linesep: str) -> bytes:
     data = buffer.getvalue()
     newline = linesep.encode("ascii")
     if data.startswith(newline):
-        return data[len(newline) :]
-    end = data.find(newline + newline)
-    return b"" if end < 0 else data[end + 2 * len(newline) :]
+        body = data[len(newline) :]
+    else:
+        end = data.find(newline + newline)
+        body = b"" if end < 0 else data[end + 2 * len(newline) :]
+    # An empty attached message still serialises as its blank header/body separator.
+    return body if body.strip() else b""
 
 
 def _transfer_decode(data: bytes, encoding: str) -> bytes:
@@ -163,6 +166,15 @@ def _transfer_decode(data: bytes, encoding: str) -> bytes:
 
 def _estimated_size(encoded: int, encoding: str) -> int:
     return encoded * 3 // 4 if encoding == "base64" else encoded
+
+
+def estimated_size(leaf: Leaf) -> int:
+    """Decoded size guessed from the encoded body, for parts too large to decode."""
+    payload = leaf.node.get_payload()
+    if not isinstance(payload, str | bytes):
+        return 0
+    encoding = (raw_header(leaf.node, "Content-Transfer-Encoding") or "").strip().lower()
+    return _estimated_size(len(payload), encoding)
 
 
 def leaf_bytes(leaf: Leaf, limits: ParseLimits, linesep: str) -> bytes | None:

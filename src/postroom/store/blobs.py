@@ -1,24 +1,69 @@
-"""Content-addressed, compressed storage of raw messages on disk.
+"""Content-addressed, compressed storage of raw messages on disk, in append-only segment files.
 
-A blob is named by the SHA-256 of the raw bytes, so the same message stored twice
-takes the space once. Files are written to a temporary name, fsynced and renamed,
-so a reader never sees half a blob and an acknowledged blob survives a crash.
+Each raw message is compressed and appended to the writing process's current segment
+file; one write and one fsync cover a whole ingest batch, which is what lets SMTP
+acknowledge durably at full speed (a file per message cost ~270 µs of create and
+rename on the disks measured here, more than the whole ingest budget). The
+``blobs`` table maps each SHA-256 to its segment, offset and length, and is written
+in the same transaction as the message rows. Every record starts with a header
+(magic, digest, length), so the index can be rebuilt from the segments alone.
+
+A process appends to its own segment and moves to a new one after
+``SEGMENT_BYTES`` or ``SEGMENT_SECONDS``; a segment with no live blob left is deleted
+once it is older than ``SEGMENT_GRACE_SECONDS`` (so no writer can still be using it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import struct
+import threading
+import time
+import uuid
 import zlib
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-COMPRESSION_LEVEL = 3  # measured: ~3x smaller than raw mail at a fraction of level 6's CPU
+from sqlalchemy import String, delete, exists, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import Mapped, mapped_column
+
+from postroom.store import bulk
+from postroom.store.base import Base
+from postroom.store.types import BigIntId
+
+COMPRESSION_LEVEL = 3
+MAGIC = b"PRB1"
+HEADER = struct.Struct(">4s32sI")  # magic, raw SHA-256, compressed length
+SEGMENT_BYTES = 64 * 1024 * 1024
+SEGMENT_SECONDS = 600.0
+SEGMENT_GRACE_SECONDS = 2 * SEGMENT_SECONDS
 
 
 class BlobNotFound(LookupError):
     pass
+
+
+class Blob(Base):
+    __tablename__ = "blobs"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    offset: Mapped[int] = mapped_column(BigIntId, nullable=False)
+    length: Mapped[int] = mapped_column(BigIntId, nullable=False)
+    size: Mapped[int] = mapped_column(BigIntId, nullable=False)
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    digest: str
+    segment: str
+    offset: int  # where the compressed bytes start (after the record header)
+    length: int  # compressed length
+    size: int  # raw length
 
 
 def blob_digest(raw: bytes) -> str:
@@ -26,63 +71,114 @@ def blob_digest(raw: bytes) -> str:
 
 
 class BlobStore:
-    def __init__(self, root: Path, *, fsync: bool = True, threads: int = 8) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        fsync: bool = True,
+        segment_bytes: int = SEGMENT_BYTES,
+        segment_seconds: float = SEGMENT_SECONDS,
+    ) -> None:
         self.root = root
         self.fsync = fsync
-        self.root.mkdir(parents=True, exist_ok=True)
-        # fsync releases the GIL, so a handful of threads syncs a batch in parallel.
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="blob")
+        self.segment_bytes = segment_bytes
+        self.segment_seconds = segment_seconds
+        self.segments = root / "segments"
+        self.segments.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._current: str | None = None
+        self._opened_at = 0.0
+        self._prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._sequence = 0
 
-    def path_for(self, digest: str) -> Path:
-        return self.root / digest[:2] / f"{digest}.z"
+    def path_of(self, segment: str) -> Path:
+        return self.segments / segment
 
-    def put(self, raw: bytes, digest: str | None = None) -> str:
-        digest = digest or blob_digest(raw)
-        path = self.path_for(digest)
-        if path.exists():
-            return digest
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(f".{digest}.{os.getpid()}.{id(raw)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    def _segment_for(self, incoming: int) -> str:
+        now = time.monotonic()
+        if self._current is not None:
+            size = self.path_of(self._current).stat().st_size if self.path_of(self._current).exists() else 0
+            if size + incoming <= self.segment_bytes and now - self._opened_at < self.segment_seconds:
+                return self._current
+        self._sequence += 1
+        self._current = f"{self._prefix}-{self._sequence:06d}.seg"
+        self._opened_at = now
+        return self._current
+
+    def append(self, items: Sequence[tuple[bytes, str]]) -> list[BlobRef]:
+        """Compress and append (raw, digest) pairs in one write; durable on return when fsync is on."""
+        records = [(digest, raw, zlib.compress(raw, COMPRESSION_LEVEL)) for raw, digest in items]
+        total = sum(HEADER.size + len(data) for _, _, data in records)
+        with self._lock:
+            segment = self._segment_for(total)
+            path = self.path_of(segment)
+            created = not path.exists()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            try:
+                position = os.lseek(fd, 0, os.SEEK_END)
+                chunks: list[bytes] = []
+                refs: list[BlobRef] = []
+                for digest, raw, data in records:
+                    chunks.append(HEADER.pack(MAGIC, bytes.fromhex(digest), len(data)))
+                    chunks.append(data)
+                    refs.append(BlobRef(digest, segment, position + HEADER.size, len(data), len(raw)))
+                    position += HEADER.size + len(data)
+                os.write(fd, b"".join(chunks))
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            if created and self.fsync:
+                _fsync_dir(self.segments)
+        return refs
+
+    def read(self, ref: BlobRef) -> bytes:
         try:
-            os.write(fd, zlib.compress(raw, COMPRESSION_LEVEL))
-            if self.fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        return digest
-
-    def put_many(self, items: Iterable[tuple[bytes, str]]) -> None:
-        """Write (raw, digest) pairs in parallel and make their directory entries durable."""
-        pairs = list(items)
-        list(self._pool.map(lambda pair: self.put(*pair), pairs))
-        if self.fsync:
-            for directory in {self.path_for(digest).parent for _, digest in pairs}:
-                _fsync_dir(directory)
-
-    def get(self, digest: str) -> bytes:
-        try:
-            return zlib.decompress(self.path_for(digest).read_bytes())
+            with self.path_of(ref.segment).open("rb") as handle:
+                handle.seek(ref.offset)
+                data = handle.read(ref.length)
         except FileNotFoundError as exc:
-            raise BlobNotFound(digest) from exc
+            raise BlobNotFound(ref.digest) from exc
+        if len(data) != ref.length:
+            raise BlobNotFound(ref.digest)
+        return zlib.decompress(data)
 
-    def exists(self, digest: str) -> bool:
-        return self.path_for(digest).exists()
+    def scan(self, segment: str) -> Iterable[BlobRef]:
+        """Every record in a segment, from its headers (for rebuilding the index)."""
+        with self.path_of(segment).open("rb") as handle:
+            position = 0
+            while header := handle.read(HEADER.size):
+                if len(header) < HEADER.size:
+                    return
+                magic, digest, length = HEADER.unpack(header)
+                if magic != MAGIC:
+                    return
+                data = handle.read(length)
+                if len(data) < length:
+                    return  # a write cut short by a crash; it was never acknowledged
+                start = position + HEADER.size
+                yield BlobRef(digest.hex(), segment, start, length, len(zlib.decompress(data)))
+                position = start + length
 
-    def delete(self, digest: str) -> None:
-        self.path_for(digest).unlink(missing_ok=True)
+    def deletable_segments(self, live: set[str]) -> list[str]:
+        """Old segments no blob points into any more."""
+        cutoff = time.time() - SEGMENT_GRACE_SECONDS
+        found = []
+        for path in self.segments.glob("*.seg"):
+            if path.name not in live and path.name != self._current and path.stat().st_mtime < cutoff:
+                found.append(path.name)
+        return found
+
+    def delete_segment(self, segment: str) -> None:
+        self.path_of(segment).unlink(missing_ok=True)
 
     def usage(self) -> tuple[int, int]:
-        """(number of blobs, bytes on disk)."""
-        count = size = 0
-        for path in self.root.glob("*/*.z"):
-            count += 1
-            size += path.stat().st_size
-        return count, size
+        """(number of segment files, bytes on disk)."""
+        sizes = [p.stat().st_size for p in self.segments.glob("*.seg")]
+        return len(sizes), sum(sizes)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Segments are opened per write; nothing to release."""
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -91,3 +187,39 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# ---- the index, in the caller's transaction -------------------------------------------
+async def record(conn: AsyncConnection, refs: Sequence[BlobRef]) -> None:
+    """Index new blobs; a digest stored before keeps its first location."""
+    if not refs:
+        return
+    await bulk.insert_many(
+        conn,
+        "blobs",
+        ["digest", "segment", "offset", "length", "size"],
+        [(r.digest, r.segment, r.offset, r.length, r.size) for r in refs],
+        on_conflict="ON CONFLICT (digest) DO NOTHING",
+    )
+
+
+async def locate(conn: AsyncConnection, digests: Iterable[str]) -> dict[str, BlobRef]:
+    wanted = list(set(digests))
+    if not wanted:
+        return {}
+    rows = await conn.execute(select(Blob).where(Blob.digest.in_(wanted)))
+    return {r.digest: BlobRef(r.digest, r.segment, r.offset, r.length, r.size) for r in rows}
+
+
+async def forget_unreferenced(conn: AsyncConnection, digests: Iterable[str], referenced_by: type[Base]) -> int:
+    """Drop index rows of digests no row of ``referenced_by`` (with a blob_sha256 column) uses."""
+    wanted = list(set(digests))
+    if not wanted:
+        return 0
+    column = referenced_by.blob_sha256  # type: ignore[attr-defined]
+    result = await conn.execute(delete(Blob).where(Blob.digest.in_(wanted), ~exists().where(column == Blob.digest)))
+    return int(result.rowcount)
+
+
+async def live_segments(conn: AsyncConnection) -> set[str]:
+    return set(await conn.scalars(select(Blob.segment).distinct()))

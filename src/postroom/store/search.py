@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, literal_column, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from postroom.store import bulk
 from postroom.store.models import Message
 from postroom.store.query import TextTerm, index_words
 
@@ -63,21 +64,20 @@ async def insert(conn: AsyncConnection, rows: Sequence[SearchRow]) -> None:
     if not rows:
         return
     if conn.dialect.name == "sqlite":
-        await conn.execute(
-            text(
-                "INSERT INTO message_search (rowid, subject, sender, recipients, body) "
-                "VALUES (:message_id, :subject, :sender, :recipients, :body)"
-            ),
-            [{"message_id": r.message_id, **r.values()} for r in rows],
+        await bulk.insert_many(
+            conn,
+            "message_search",
+            ["rowid", *COLUMNS],
+            [(r.message_id, *r.values().values()) for r in rows],
         )
     else:
-        await conn.execute(
-            text(
-                "INSERT INTO message_search (message_id, tenant_id, document) "
-                "VALUES (:message_id, :tenant_id, CAST(:document AS tsvector)) "
-                "ON CONFLICT (message_id) DO UPDATE SET document = EXCLUDED.document"
-            ),
-            [{"message_id": r.message_id, "tenant_id": r.tenant_id, "document": tsvector_literal(r)} for r in rows],
+        await bulk.insert_many(
+            conn,
+            "message_search",
+            ["message_id", "tenant_id", "document"],
+            [(r.message_id, r.tenant_id, tsvector_literal(r)) for r in rows],
+            casts=["", "", "tsvector"],
+            on_conflict="ON CONFLICT (message_id) DO UPDATE SET document = EXCLUDED.document",
         )
 
 

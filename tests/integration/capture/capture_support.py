@@ -9,11 +9,19 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from postroom.app import Postroom
 from postroom.store.query import parse_query
+
+T = TypeVar("T")
+
+
+def smtp_port(app: Postroom) -> int:
+    assert app.capture is not None, "the app was started without SMTP"
+    return app.capture.port
 
 
 def unverified_tls() -> ssl.SSLContext:
@@ -69,11 +77,11 @@ def send_sync(
         return client.data(raw)
 
 
-async def send(port: int, raw: bytes, **options: object) -> tuple[int, bytes]:
-    return await asyncio.to_thread(send_sync, port, raw, **options)  # type: ignore[arg-type]
+async def send(port: int, raw: bytes, **options: Any) -> tuple[int, bytes]:
+    return await asyncio.to_thread(send_sync, port, raw, **options)
 
 
-async def in_threads(*calls: Callable[[], object]) -> list[object]:
+async def in_threads(*calls: Callable[[], T]) -> list[T]:
     """Run blocking clients at once in their own threads.
 
     Not asyncio.to_thread: many blocking clients would fill the loop's default executor,
@@ -84,7 +92,7 @@ async def in_threads(*calls: Callable[[], object]) -> list[object]:
         return list(await asyncio.gather(*(loop.run_in_executor(pool, call) for call in calls)))
 
 
-async def find(app: Postroom, query: str, tenant_id: int | None = None) -> list[dict[str, object]]:
+async def find(app: Postroom, query: str, tenant_id: int | None = None) -> list[dict[str, Any]]:
     page = await app.messages.list(tenant_id or app.default_tenant_id, parse_query(query), limit=500)
     return page.items
 
@@ -103,6 +111,7 @@ class SinkHandler:
     received: list[Received] = field(default_factory=list)
     data_replies: list[str] = field(default_factory=list)
     rcpt_reply: str | None = None
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -115,9 +124,9 @@ class SinkHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.data_replies:
             return self.data_replies.pop(0)
-        self.received.append(
-            Received(envelope.mail_from or "", list(envelope.rcpt_tos), envelope.original_content or b"")
-        )
+        data = envelope.original_content or b""
+        self.received.append(Received(envelope.mail_from or "", list(envelope.rcpt_tos), data))
+        self.arrived.set()
         return "250 2.0.0 Ok: sunk"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from tests.integration.capture.capture_support import connect, find, message, send
+from tests.integration.capture.capture_support import connect, find, message, send, smtp_port
 from tests.integration.capture.conftest import AppFactory
 
 from postroom.app import Postroom
@@ -36,10 +36,9 @@ def _login_with(port: int, mechanism: str, username: str, password: str, **tls: 
 
 
 async def test_no_auth_mode_does_not_offer_auth(app: Postroom) -> None:
-    assert app.capture is not None
 
     def features() -> bool:
-        with connect(app.capture.port) as client:  # type: ignore[union-attr]
+        with connect(smtp_port(app)) as client:
             client.ehlo()
             return client.has_extn("auth")
 
@@ -48,8 +47,7 @@ async def test_no_auth_mode_does_not_offer_auth(app: Postroom) -> None:
 
 async def test_any_mode_requires_auth_and_accepts_anything(start_app: AppFactory) -> None:
     app = await start_app(smtp_auth="any")
-    assert app.capture is not None
-    port = app.capture.port
+    port = smtp_port(app)
 
     def without_auth() -> tuple[int, bytes]:
         with connect(port) as client:
@@ -68,8 +66,7 @@ async def test_file_mode_checks_the_credentials_file(start_app: AppFactory, tmp_
     users = tmp_path / "smtp-users"
     users.write_text(f"# senders\nalice:wonderland\nbob:{PasswordHasher().hash('hashed-pw')}\n", encoding="utf-8")
     app = await start_app(smtp_auth="file", smtp_auth_file=users)
-    assert app.capture is not None
-    port = app.capture.port
+    port = smtp_port(app)
 
     assert (await asyncio.to_thread(_login_with, port, "PLAIN", "alice", "wonderland"))[0] == 235
     assert (await asyncio.to_thread(_login_with, port, "LOGIN", "bob", "hashed-pw"))[0] == 235
@@ -92,25 +89,23 @@ async def test_file_mode_checks_the_credentials_file(start_app: AppFactory, tmp_
 
 async def test_api_keys_route_mail_to_their_tenant(start_app: AppFactory) -> None:
     app = await start_app(smtp_auth="any")
-    assert app.capture is not None
     tenant = await _tenant(app, "team-a")
     developer = await _api_key(app, tenant, Role.DEVELOPER)
     viewer = await _api_key(app, tenant, Role.VIEWER)
 
-    code, _ = await send(app.capture.port, message("via api key"), login=("apikey", developer))
+    code, _ = await send(smtp_port(app), message("via api key"), login=("apikey", developer))
     assert code == 250
     assert [item["subject"] for item in await find(app, "", tenant_id=tenant)] == ["via api key"]
     assert await find(app, "") == []
     for refused_key in (viewer, developer + "x"):
         with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
-            await send(app.capture.port, message("refused key"), login=("apikey", refused_key))
+            await send(smtp_port(app), message("refused key"), login=("apikey", refused_key))
         assert refused.value.smtp_code == 535
 
 
 async def test_auth_waits_for_tls_when_insecure_auth_is_off(start_app: AppFactory) -> None:
     app = await start_app(smtp_auth="any", smtp_tls="starttls", smtp_auth_allow_insecure=False)
-    assert app.capture is not None
-    port = app.capture.port
+    port = smtp_port(app)
     plain = base64.b64encode(b"\x00user\x00password").decode()
 
     def before_tls() -> tuple[bool, int]:

@@ -9,32 +9,37 @@ from functools import partial
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
-from tests.integration.capture.capture_support import connect, find, in_threads, message, send, send_sync
+from tests.integration.capture.capture_support import connect, find, in_threads, message, send, send_sync, smtp_port
 from tests.integration.capture.conftest import AppFactory
 
 from postroom.app import Postroom
 
 
 async def test_the_250_comes_after_the_commit(app: Postroom) -> None:
-    assert app.capture is not None
     raw = message("Committed before the reply", to="Dev <dev+signup@example.com>", X_Tags="alpha, beta")
     code, reply = await send(
-        app.capture.port, raw, sender="app@example.com", to=["dev+signup@example.com", "ops@example.com"]
+        smtp_port(app), raw, sender="app@example.com", to=["dev+signup@example.com", "ops@example.com"]
     )
     found = await find(app, 'subject:"Committed before the reply"')  # no waiting: it must be there
     assert len(found) == 1
     stored = found[0]
     assert (code, reply.decode()) == (250, f"2.0.0 Ok: queued as {stored['id']}")
     assert stored["envelope"] == {"from": "app@example.com", "to": ["dev+signup@example.com", "ops@example.com"]}
-    assert set(stored["tags"]) == {"signup", "alpha", "beta"}  # type: ignore[arg-type]
+    assert set(stored["tags"]) == {"signup", "alpha", "beta"}
     assert stored["flags"] == []
-    assert await app.messages.raw(app.default_tenant_id, int(stored["id"])) == raw  # type: ignore[call-overload]
+    assert await app.messages.raw(app.default_tenant_id, int(stored["id"])) == raw
+
+
+async def test_a_null_sender_is_stored_with_an_empty_envelope_from(app: Postroom) -> None:
+    code, _ = await send(smtp_port(app), message("bounce"), sender="<>")
+    assert code == 250
+    (stored,) = await find(app, "subject:bounce")
+    assert stored["envelope"] == {"from": "", "to": ["dev@example.com"]}
 
 
 async def test_concurrent_sessions_are_all_stored(start_app: AppFactory) -> None:
     app = await start_app(workers=True)
-    assert app.capture is not None
-    port = app.capture.port
+    port = smtp_port(app)
 
     def session(number: int) -> list[int]:
         codes = []
@@ -46,7 +51,7 @@ async def test_concurrent_sessions_are_all_stored(start_app: AppFactory) -> None
         return codes
 
     results = await in_threads(*(partial(session, n) for n in range(20)))
-    assert all(code == 250 for codes in results for code in codes)  # type: ignore[attr-defined]
+    assert all(code == 250 for codes in results for code in codes)
     found = await find(app, "subject:burst")
     assert len(found) == 100
     assert {item["subject"] for item in found} == {f"burst {n}-{i}" for n in range(20) for i in range(5)}
@@ -54,8 +59,7 @@ async def test_concurrent_sessions_are_all_stored(start_app: AppFactory) -> None
 
 async def test_a_message_over_the_size_limit_gets_552(start_app: AppFactory) -> None:
     app = await start_app(smtp_max_message_bytes=10_000)
-    assert app.capture is not None
-    port = app.capture.port
+    port = smtp_port(app)
     big = message("too big", body=("x" * 70 + "\n") * 200)  # about 14 kB
 
     def declared() -> None:
@@ -82,14 +86,13 @@ async def test_a_message_over_the_size_limit_gets_552(start_app: AppFactory) -> 
 
 async def test_long_lines_are_accepted_and_flagged(start_app: AppFactory) -> None:
     app = await start_app(smtp_max_line_bytes=8_000)
-    assert app.capture is not None
-    port = app.capture.port
+    port = smtp_port(app)
     long_line = b"Subject: long line\r\n\r\n" + b"y" * 5_000 + b"\r\nshort\r\n"
     code, _ = await send(port, long_line)
     assert code == 250
     (stored,) = await find(app, "subject:long")
     assert stored["flags"] == ["long-lines"]
-    assert await app.messages.raw(app.default_tenant_id, int(stored["id"])) == long_line  # type: ignore[call-overload]
+    assert await app.messages.raw(app.default_tenant_id, int(stored["id"])) == long_line
 
     code, reply = await send(port, b"Subject: over the cap\r\n\r\n" + b"z" * 9_000 + b"\r\n")
     assert code == 500 and b"too long" in reply.lower()
@@ -98,18 +101,16 @@ async def test_long_lines_are_accepted_and_flagged(start_app: AppFactory) -> Non
 
 async def test_command_lines_fit_even_with_a_small_line_cap(start_app: AppFactory) -> None:
     app = await start_app(smtp_max_line_bytes=100)
-    assert app.capture is not None
     sender = "a" * 60 + "@" + "b" * 300 + ".example.com"  # a MAIL line of about 380 octets
-    code, _ = await send(app.capture.port, b"Subject: tiny cap\r\n\r\nok\r\n", sender=sender)
+    code, _ = await send(smtp_port(app), b"Subject: tiny cap\r\n\r\nok\r\n", sender=sender)
     assert code == 250
-    code, _ = await send(app.capture.port, b"Subject: tiny cap 2\r\n\r\n" + b"q" * 150 + b"\r\n")
+    code, _ = await send(smtp_port(app), b"Subject: tiny cap 2\r\n\r\n" + b"q" * 150 + b"\r\n")
     assert code == 500
 
 
 async def test_bare_lf_and_cr_dots_do_not_end_the_message(app: Postroom) -> None:
     """SMTP smuggling: only <CRLF>.<CRLF> ends DATA, so a second message cannot hide in the first."""
-    assert app.capture is not None
-    port = app.capture.port
+    port = smtp_port(app)
     body = (
         b"From: app@example.com\r\nTo: dev@example.com\r\nSubject: smuggling attempt\r\n\r\n"
         b"first\n.\nMAIL FROM:<evil@example.net>\r\n"
@@ -130,17 +131,16 @@ async def test_bare_lf_and_cr_dots_do_not_end_the_message(app: Postroom) -> None
     assert code == 250
     stored = await find(app, "")
     assert [item["subject"] for item in stored] == ["smuggling attempt"]
-    raw = await app.messages.raw(app.default_tenant_id, int(stored[0]["id"]))  # type: ignore[call-overload]
+    raw = await app.messages.raw(app.default_tenant_id, int(stored[0]["id"]))
     assert raw == body
     for sequence in (b"\n.\n", b"\r.\r", b"\n.\r\n"):
         assert sequence in raw
 
 
 async def test_smtputf8_addresses_and_subject(app: Postroom) -> None:
-    assert app.capture is not None
     raw = "From: jörg@exämple.de\r\nTo: zoë@exämple.de\r\nSubject: Grüße aus Köln ✓\r\n\r\nHallo\r\n".encode()
     code, _ = await send(
-        app.capture.port, raw, sender="jörg@exämple.de", to=["zoë+grüße@exämple.de"], mail_options=["SMTPUTF8"]
+        smtp_port(app), raw, sender="jörg@exämple.de", to=["zoë+grüße@exämple.de"], mail_options=["SMTPUTF8"]
     )
     assert code == 250
     (stored,) = await find(app, "")
@@ -150,27 +150,25 @@ async def test_smtputf8_addresses_and_subject(app: Postroom) -> None:
 
 
 async def test_8bitmime_body_is_kept_byte_for_byte(app: Postroom) -> None:
-    assert app.capture is not None
     raw = (
         b"From: app@example.com\r\nSubject: eight bit\r\nContent-Type: text/plain; charset=latin-1\r\n"
         b"Content-Transfer-Encoding: 8bit\r\n\r\nK\xf6ln \xe9t\xe9 \xff\r\n"
     )
-    code, _ = await send(app.capture.port, raw, mail_options=["BODY=8BITMIME"])
+    code, _ = await send(smtp_port(app), raw, mail_options=["BODY=8BITMIME"])
     assert code == 250
     (stored,) = await find(app, "subject:eight")
-    assert await app.messages.raw(app.default_tenant_id, int(stored["id"])) == raw  # type: ignore[call-overload]
+    assert await app.messages.raw(app.default_tenant_id, int(stored["id"])) == raw
 
 
 async def test_a_store_failure_answers_451_and_recovers(app: Postroom) -> None:
     """The messages table is renamed away for real; the sender must be told to retry."""
-    assert app.capture is not None
     async with app.engine.begin() as conn:
         await conn.execute(text("ALTER TABLE messages RENAME TO messages_away"))
-    code, reply = await send(app.capture.port, message("while the store is down"))
+    code, reply = await send(smtp_port(app), message("while the store is down"))
     assert code == 451 and reply.startswith(b"4.3.0")
     async with app.engine.begin() as conn:
         await conn.execute(text("ALTER TABLE messages_away RENAME TO messages"))
-    code, _ = await send(app.capture.port, message("after recovery"))
+    code, _ = await send(smtp_port(app), message("after recovery"))
     assert code == 250
     assert [item["subject"] for item in await find(app, "")] == ["after recovery"]
 
@@ -180,7 +178,6 @@ def _replies(command: str, code: int) -> float:
 
 
 async def test_sessions_and_replies_are_counted(app: Postroom) -> None:
-    assert app.capture is not None
     sessions = REGISTRY.get_sample_value("postroom_smtp_sessions_total") or 0.0
     before = {
         key: _replies(*key)
@@ -196,7 +193,7 @@ async def test_sessions_and_replies_are_counted(app: Postroom) -> None:
     }
 
     def session() -> None:
-        with connect(app.capture.port) as client:  # type: ignore[union-attr]
+        with connect(smtp_port(app)) as client:
             client.sendmail("app@example.com", ["dev@example.com"], message("counted"))
             client.docmd("BOGUS")
 
@@ -207,7 +204,6 @@ async def test_sessions_and_replies_are_counted(app: Postroom) -> None:
 
 
 async def test_port_is_the_bound_port(app: Postroom) -> None:
-    assert app.capture is not None
-    assert app.capture.port > 0
-    code, _ = await asyncio.to_thread(lambda: send_sync(app.capture.port, message("port")))  # type: ignore[union-attr]
+    assert smtp_port(app) > 0
+    code, _ = await asyncio.to_thread(lambda: send_sync(smtp_port(app), message("port")))
     assert code == 250

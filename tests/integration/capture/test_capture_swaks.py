@@ -7,8 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-
-from tests.integration.capture.capture_support import find
+from tests.integration.capture.capture_support import find, smtp_port
 from tests.integration.capture.conftest import AppFactory
 
 pytestmark = pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed (apt install swaks)")
@@ -41,8 +40,7 @@ async def test_swaks_delivers(
     start_app: AppFactory, settings_overrides: dict[str, object], extra: tuple[str, ...]
 ) -> None:
     app = await start_app(**settings_overrides)
-    assert app.capture is not None
-    done = await asyncio.to_thread(_swaks, app.capture.port, "hello from swaks", *extra)
+    done = await asyncio.to_thread(_swaks, smtp_port(app), "hello from swaks", *extra)
     assert done.returncode == 0, done.stdout + done.stderr
     (stored,) = await find(app, 'subject:"hello from swaks"')
     assert stored["tags"] == ["swaks"]
@@ -51,8 +49,7 @@ async def test_swaks_delivers(
 
 async def test_swaks_without_auth_is_refused_when_auth_is_required(start_app: AppFactory) -> None:
     app = await start_app(smtp_auth="any")
-    assert app.capture is not None
-    done = await asyncio.to_thread(_swaks, app.capture.port, "no auth")
+    done = await asyncio.to_thread(_swaks, smtp_port(app), "no auth")
     assert done.returncode != 0
     assert "530 5.7.0 Authentication required" in done.stdout
     assert await find(app, "") == []

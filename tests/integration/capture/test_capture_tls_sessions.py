@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from tests.integration.capture.capture_support import connect, find, message, send, unverified_tls
+from tests.integration.capture.capture_support import connect, find, message, send, smtp_port, unverified_tls
 from tests.integration.capture.conftest import AppFactory
 
 from postroom.app import Postroom
@@ -24,10 +24,9 @@ def _starttls_session(port: int) -> tuple[bool, str | None, dict[str, tuple[int,
 
 async def test_starttls_with_the_generated_certificate(start_app: AppFactory) -> None:
     app = await start_app(smtp_tls="starttls", smtp_hostname="mail.postroom.test")
-    assert app.capture is not None
     pem = app.settings.storage_dir / "tls" / PEM_NAME
     assert pem.is_file()
-    offered, version, refused = await asyncio.to_thread(_starttls_session, app.capture.port)
+    offered, version, refused = await asyncio.to_thread(_starttls_session, smtp_port(app))
     assert offered and version is not None and version.startswith("TLS")
     assert refused == {}
     assert [item["subject"] for item in await find(app, "")] == ["over starttls"]
@@ -45,12 +44,11 @@ async def test_the_certificate_is_made_once_and_reused(start_app: AppFactory) ->
 
 async def test_implicit_tls(start_app: AppFactory) -> None:
     app = await start_app(smtp_tls="implicit")
-    assert app.capture is not None
-    code, _ = await send(app.capture.port, message("over smtps"), tls="implicit")
+    code, _ = await send(smtp_port(app), message("over smtps"), tls="implicit")
     assert code == 250
 
     def plaintext_answer() -> bytes:
-        with socket.create_connection(("127.0.0.1", app.capture.port), timeout=5) as sock:  # type: ignore[union-attr]
+        with socket.create_connection(("127.0.0.1", smtp_port(app)), timeout=5) as sock:
             sock.sendall(b"EHLO plaintext.test\r\n")
             return sock.recv(1024)
 
@@ -60,6 +58,5 @@ async def test_implicit_tls(start_app: AppFactory) -> None:
 
 async def test_implicit_tls_with_auth(start_app: AppFactory) -> None:
     app: Postroom = await start_app(smtp_tls="implicit", smtp_auth="any", smtp_auth_allow_insecure=False)
-    assert app.capture is not None
-    code, _ = await send(app.capture.port, message("smtps auth"), tls="implicit", login=("u", "p"))
+    code, _ = await send(smtp_port(app), message("smtps auth"), tls="implicit", login=("u", "p"))
     assert code == 250

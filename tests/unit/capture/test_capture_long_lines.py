@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from postroom.capture.smtp import RFC_LINE_LIMIT, has_long_lines
@@ -19,3 +22,12 @@ from postroom.capture.smtp import RFC_LINE_LIMIT, has_long_lines
 )
 def test_has_long_lines(raw: bytes, long: bool) -> None:
     assert has_long_lines(raw) is long
+
+
+def test_has_long_lines_agrees_with_splitting_on_random_input() -> None:
+    rng = random.Random(7)
+    for _ in range(300):
+        pieces = [b"x" * rng.choice([0, 1, 97, 98, 99, 100, 250]) for _ in range(rng.randint(0, 12))]
+        raw = b"".join(piece + rng.choice([b"\r\n", b"\n", b"\r", b""]) for piece in pieces)
+        expected = any(len(line) > 99 for line in re.split(rb"[\r\n]", raw))
+        assert has_long_lines(raw, limit=99) is expected, raw

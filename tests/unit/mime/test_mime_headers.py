@@ -64,6 +64,21 @@ def test_latin1_raw_header_falls_back() -> None:
     assert "8bit-headers" in summary.flags
 
 
+def test_raw_8bit_bytes_inside_encoded_word_and_charset_hint() -> None:
+    # Eudora put a raw latin-1 byte inside a Q-encoded word labelled iso-8859-1.
+    eudora = parse_headers(b"Subject: =?iso-8859-1?Q?Die_Hasen_und_die_Fr\xf6sche?=\r\n\r\n")
+    assert eudora.subject == "Die Hasen und die Frösche"
+    # Raw GB2312 header bytes are read with the message's declared charset.
+    raw = (
+        b"Subject: " + "邮件无法发送".encode("gb2312") + b"\r\n"
+        b"From: " + "张三".encode("gb2312") + b" <zhang@example.cn>\r\n"
+        b'Content-Type: text/plain; charset="gb2312"\r\n\r\nbody'
+    )
+    summary = parse_headers(raw)
+    assert summary.subject == "邮件无法发送"
+    assert summary.sender == Address("张三", "zhang@example.cn")
+
+
 def test_addresses_lowercase_domain_only_and_decode_names() -> None:
     summary = parse_headers(
         msg(
@@ -107,6 +122,14 @@ def test_repeated_address_headers_are_merged() -> None:
         '"Doe, John" <j@x.example>, Jane <jane@y.example>',
         "John.Doe <j@x.example>",
         "a@b (Comment Name)",
+        "<a@b.example> (ignored)",
+        "Name <a@b.example> (ignored), c@d.example (Cee)",
+        "a@b.example  (  spaced  name )",
+        "a@b.example (), (pre) c@d.example",
+        "a@b.example (c, d)",
+        "Jörg Müller <j@x.example>, 日本 太郎 <t@x.example>",
+        '"Jörg, M." <j@x.example>',
+        "<@route:a@b.example>",
         '"a\\"b" <c@d.example>',
         "Team: a@b.example;",
         "localrecipient",

@@ -39,6 +39,19 @@ def test_plain_message() -> None:
     assert parsed.flags == ()
 
 
+def test_header_values_are_decoded_in_order() -> None:
+    raw = (
+        b"Received: from a\r\n by b\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\nX-Raw: caf\xc3\xa9\r\n"
+        b"Received: second\r\n\r\nbody"
+    )
+    assert parse_message(raw).headers == (
+        ("Received", "from a by b"),
+        ("Subject", "café"),
+        ("X-Raw", "café"),
+        ("Received", "second"),
+    )
+
+
 def test_alternative_and_attachments_with_rfc2231_names() -> None:
     raw = (
         TOP
@@ -145,6 +158,20 @@ def test_nested_message_is_an_attachment_not_merged() -> None:
         assert found is not None
         assert found[1] == inner.encode()
         assert parse_message(found[1]).text == "inner body text\n"
+
+
+def test_named_text_part_is_shown_when_there_is_no_other_text() -> None:
+    raw = (
+        TOP
+        + multipart(
+            "n",
+            'Content-Type: text/plain; name="problems.txt"\r\n\r\nUser unknown',
+            "Content-Type: message/rfc822\r\n\r\n",
+        )
+    ).encode()
+    parsed = parse_message(raw)
+    assert parsed.text == "User unknown"
+    assert [(a.filename, a.size) for a in parsed.attachments] == [("problems.txt", 12), ("part-2.eml", 0)]
 
 
 def depth_bomb(depth: int) -> bytes:

@@ -20,6 +20,16 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
 
     op.create_table(
+        "blobs",
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("segment", sa.String(length=128), nullable=False),
+        sa.Column("offset", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("length", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.PrimaryKeyConstraint("digest", name=op.f("pk_blobs")),
+    )
+    op.create_index(op.f("ix_blobs_segment"), "blobs", ["segment"], unique=False)
+    op.create_table(
         "tenants",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("slug", sa.String(length=64), nullable=False),
@@ -280,6 +290,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS messages_search_delete")
     op.execute("DROP TABLE IF EXISTS message_search")
+    op.drop_index(op.f("ix_blobs_segment"), table_name="blobs")
+    op.drop_table("blobs")
     op.drop_table("refresh_tokens")
     with op.batch_alter_table("message_tags", schema=None) as batch_op:
         batch_op.drop_index("ix_message_tags_tenant_id_tag_message_id")

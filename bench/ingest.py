@@ -1,0 +1,339 @@
+"""SMTP ingest throughput with durable acknowledgements, against a do-nothing aiosmtpd baseline.
+
+    .venv/bin/python -m bench.ingest --messages 5000 --connections 16 --engines sqlite,postgresql --with-baseline
+
+For each engine a real ``postroom serve`` runs as a subprocess (temporary data folder, blob
+fsync ON, SQLite or a throw-away PostgreSQL cluster). A lean asyncio client opens C SMTP
+sessions; each sends its share of the N messages in ONE session, pipelining
+MAIL+RCPT+DATA (RFC 2920) and then the content. Time-to-250 is measured per message from
+the write of the final ``.`` to the ``250``. ``--with-baseline`` runs the same client
+against a bare aiosmtpd server (separate process; ``handle_DATA`` returns ``250 OK``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.common import ThrowawayPostgres, free_port, parse_engines, rss_mib, summarise
+
+REPO = Path(__file__).resolve().parent.parent
+POSTROOM = Path(sys.executable).with_name("postroom")
+_WORD_TEXT = (
+    "account update invoice meeting schedule project review report customer order shipment payment "
+    "reminder welcome password security alert weekly summary team release notes deadline budget "
+    "quarterly planning contract renewal feedback survey support ticket status delivery confirmation"
+)
+WORDS = tuple(_WORD_TEXT.split())
+START_TIMEOUT = 60.0
+SESSION_TIMEOUT = 120.0
+
+
+def make_messages(count: int, seed: int = 11) -> list[tuple[str, str, bytes]]:
+    """(mail from, rcpt to, raw) with realistic headers; ~3 KB, every 5th with a ~20 KB base64 attachment."""
+    rng = random.Random(seed)
+    start = datetime(2025, 6, 1, tzinfo=UTC)
+    out = []
+    for n in range(count):
+        sender = f"{rng.choice(WORDS)}.{n % 97}@sender{n % 13}.example"
+        rcpt = f"user{n % 50}@inbox.example"
+        sent = start + timedelta(seconds=n)
+        subject = f"{rng.choice(WORDS).title()} {rng.choice(WORDS)} {rng.choice(WORDS)} #{n}"
+        paragraphs = []
+        size = 0
+        while size < 2300:
+            line = " ".join(rng.choices(WORDS, k=12)).capitalize() + "."
+            paragraphs.append(line)
+            size += len(line) + 2
+        text = "\r\n".join(paragraphs)
+        headers = (
+            f"Received: from mta{n % 7}.sender{n % 13}.example "
+            f"(mta{n % 7}.sender{n % 13}.example [192.0.2.{n % 250}])\r\n"
+            f"\tby mx.inbox.example with ESMTPS id {n:08x}; {sent:%a, %d %b %Y %H:%M:%S} +0000\r\n"
+            f"Message-ID: <{n}.{seed}.{rng.getrandbits(32):08x}@sender{n % 13}.example>\r\n"
+            f"Date: {sent:%a, %d %b %Y %H:%M:%S} +0000\r\n"
+            f'From: "{sender.split("@")[0].title()}" <{sender}>\r\n'
+            f'To: "User {n % 50}" <{rcpt}>\r\n'
+            f"Subject: {subject}\r\n"
+            "MIME-Version: 1.0\r\n"
+            f"X-Mailer: postroom-bench/1.0\r\n"
+        )
+        if n % 5 == 4:
+            payload = base64.encodebytes(rng.randbytes(15_000)).decode().replace("\n", "\r\n")
+            raw = (
+                headers + f'Content-Type: multipart/mixed; boundary="b{n}"\r\n\r\n'
+                f"--b{n}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+                f'--b{n}\r\nContent-Type: application/pdf; name="report{n}.pdf"\r\n'
+                f'Content-Disposition: attachment; filename="report{n}.pdf"\r\n'
+                f"Content-Transfer-Encoding: base64\r\n\r\n{payload}--b{n}--\r\n"
+            )
+        else:
+            raw = headers + f"Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+        out.append((sender, rcpt, raw.encode()))
+    return out
+
+
+class SmtpError(RuntimeError):
+    pass
+
+
+async def _reply(reader: asyncio.StreamReader) -> tuple[int, str]:
+    lines = []
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise SmtpError("connection closed")
+        lines.append(line.decode(errors="replace").rstrip("\r\n"))
+        if line[3:4] != b"-":
+            return int(line[:3]), "\n".join(lines)
+
+
+async def _session(port: int, messages: Sequence[tuple[str, str, bytes]], latencies: list[float]) -> int:
+    """One SMTP session sending ``messages``; returns how many got a 250."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    try:
+        code, text = await _reply(reader)
+        if code != 220:
+            raise SmtpError(text)
+        writer.write(b"EHLO bench.client\r\n")
+        code, text = await _reply(reader)
+        if code != 250:
+            raise SmtpError(text)
+        accepted = 0
+        for mail_from, rcpt, raw in messages:
+            # RFC 2920: MAIL, RCPT and DATA in one write; DATA is the last command of the group.
+            writer.write(f"MAIL FROM:<{mail_from}>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode())
+            for expected in (250, 250, 354):
+                code, text = await _reply(reader)
+                if code != expected:
+                    raise SmtpError(f"expected {expected}, got {text}")
+            body = raw.replace(b"\r\n.", b"\r\n..")
+            writer.write(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
+            await writer.drain()
+            sent = time.perf_counter()
+            code, text = await _reply(reader)
+            latencies.append(time.perf_counter() - sent)
+            if code == 250:
+                accepted += 1
+        writer.write(b"QUIT\r\n")
+        await _reply(reader)
+        return accepted
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.wait_closed()
+
+
+@dataclass
+class BlastResult:
+    sent: int
+    accepted: int
+    seconds: float
+    latencies: list[float]
+    client_cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.accepted / self.seconds if self.seconds else 0.0
+
+
+async def blast(port: int, messages: Sequence[tuple[str, str, bytes]], connections: int) -> BlastResult:
+    shares = [messages[i::connections] for i in range(connections)]
+    latencies: list[float] = []
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    async with asyncio.timeout(SESSION_TIMEOUT * 5):
+        counts = await asyncio.gather(*(_session(port, share, latencies) for share in shares if share))
+    seconds = time.perf_counter() - t0
+    return BlastResult(len(messages), sum(counts), seconds, latencies, time.process_time() - cpu0)
+
+
+def report_blast(label: str, result: BlastResult) -> None:
+    lat = summarise(result.latencies)
+    print(
+        f"  {label}: {result.accepted:,}/{result.sent:,} accepted in {result.seconds:.2f} s = "
+        f"{result.rate:,.0f} msg/s; time-to-250 p50 {lat.p50_ms:.2f} ms, p99 {lat.p99_ms:.2f} ms "
+        f"(max {lat.max_ms:.2f} ms); client CPU {result.client_cpu_seconds:.2f} s "
+        f"({100 * result.client_cpu_seconds / result.seconds:.0f} % of one core)",
+        flush=True,
+    )
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def bench_postroom(engine: str, messages: Sequence[tuple[str, str, bytes]], connections: int, root: Path) -> float:
+    data = root / f"postroom-{engine}"
+    data.mkdir(parents=True)
+    http_port, smtp_port = free_port(), free_port()
+    env = {**os.environ, "POSTROOM_BLOB_FSYNC": "true", "LOG_LEVEL": "WARNING"}
+    command = [
+        str(POSTROOM),
+        "serve",
+        "--http-port",
+        str(http_port),
+        "--smtp-port",
+        str(smtp_port),
+        "--data",
+        str(data),
+    ]
+    pg: ThrowawayPostgres | None = None
+    log_path = data / "server.log"
+    try:
+        if engine == "postgresql":
+            pg = ThrowawayPostgres(root / "pg")
+            url = pg.start()
+            subprocess.run(
+                [str(POSTROOM), "migrate", "--database-url", url], check=True, capture_output=True, env=env, timeout=120
+            )
+            command += ["--database-url", url]
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+            try:
+                _wait_http(f"http://127.0.0.1:{http_port}/health", process, START_TIMEOUT)
+                rss_before = rss_mib(process.pid)
+                result = asyncio.run(blast(smtp_port, messages, connections))
+                rss_after = rss_mib(process.pid)
+                report_blast(f"postroom/{engine}", result)
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/v1/messages?limit=1", timeout=30) as r:
+                    total = json.loads(r.read())["total"]
+                verdict = "OK" if total == len(messages) else "MISMATCH"
+                print(
+                    f"  server RSS {rss_before:.1f} MiB before, {rss_after:.1f} MiB after; "
+                    f"stored messages (API total) {total:,} of {len(messages):,}: {verdict}",
+                    flush=True,
+                )
+                return result.rate
+            except BaseException:
+                print(_tail(log_path), file=sys.stderr)
+                raise
+            finally:
+                _stop(process)
+    finally:
+        if pg is not None:
+            pg.stop()
+
+
+def bench_baseline(messages: Sequence[tuple[str, str, bytes]], connections: int) -> float:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.ingest", "--serve-baseline", str(port)], cwd=REPO, stdout=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != b"ready":
+            raise RuntimeError("baseline server did not start")
+        rss_before = rss_mib(process.pid)
+        result = asyncio.run(blast(port, messages, connections))
+        report_blast("baseline aiosmtpd (250 OK, stores nothing)", result)
+        print(f"  baseline server RSS {rss_before:.1f} MiB before, {rss_mib(process.pid):.1f} MiB after", flush=True)
+        return result.rate
+    finally:
+        _stop(process)
+
+
+def serve_baseline(port: int) -> None:
+    """A bare aiosmtpd server in this process: DATA answers 250 OK and keeps nothing."""
+    from aiosmtpd.smtp import SMTP, Envelope, Session
+
+    class Handler:
+        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+            return "250 OK"
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        handler = Handler()
+        server = await loop.create_server(
+            lambda: SMTP(handler, decode_data=False, enable_SMTPUTF8=True, loop=loop), "127.0.0.1", port
+        )
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print("ready", flush=True)
+        try:
+            async with asyncio.timeout(1800):  # never outlive a forgotten run
+                await stop.wait()
+        except TimeoutError:
+            pass
+        server.close()
+
+    asyncio.run(main())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--engines", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--with-baseline", action="store_true")
+    parser.add_argument("--workdir", type=Path, default=None, help="parent folder for the data (default: /tmp)")
+    parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_baseline:
+        serve_baseline(args.serve_baseline)
+        return
+    engines = parse_engines(args.engines)
+    messages = make_messages(args.messages)
+    average = sum(len(raw) for _, _, raw in messages) / len(messages)
+    print(
+        f"postroom ingest bench  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {os.cpu_count()} CPUs  "
+        f"{args.messages:,} messages (average {average / 1024:.1f} KiB) over {args.connections} SMTP sessions; "
+        "blob fsync ON",
+        flush=True,
+    )
+    baseline = bench_baseline(messages, args.connections) if args.with_baseline else None
+    root = Path(tempfile.mkdtemp(prefix="postroom-ingest-", dir=args.workdir))
+    try:
+        for engine in engines:
+            rate = bench_postroom(engine, messages, args.connections, root)
+            if baseline:
+                print(f"  ratio postroom/{engine} to baseline: {rate / baseline:.2f}x (target >= 0.80x)", flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
