@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,7 @@ class Ingestor:
         self.hub = hub
         self.max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._blob_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-writer")
         self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -116,6 +118,7 @@ class Ingestor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
+        self._blob_writer.shutdown(wait=True)
 
     async def ingest(self, incoming: Incoming) -> Stored:
         """Store one message durably; raises StoreUnavailable when the commit fails."""
@@ -177,7 +180,11 @@ class Ingestor:
             await self.hub.published()
 
     async def _commit(self, batch: list[_Pending]) -> list[Stored]:
-        refs = await asyncio.to_thread(self.blobs.append, [(p.incoming.raw, p.digest) for p in batch])
+        # A private thread: the loop's default executor can be full of other work, and ingest
+        # must never wait behind it.
+        refs = await asyncio.get_running_loop().run_in_executor(
+            self._blob_writer, self.blobs.append, [(p.incoming.raw, p.digest) for p in batch]
+        )
         received_at = utcnow()
         rows = [self._row(p, received_at) for p in batch]
         async with self.engine.begin() as conn:

@@ -39,6 +39,14 @@ _CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9_.:+-]{1,40})""", 
 
 @dataclass(frozen=True, slots=True)
 class HeaderSummary:
+    """What ingest needs from the top-level header block.
+
+    ``message_id`` is without angle brackets; ``subject`` is RFC 2047 decoded ("" when absent);
+    ``sender`` is the first From address; ``date`` is timezone-aware (UTC when the header gives
+    no zone) or None; ``tags`` come from comma-separated ``X-Tags`` headers, deduplicated in order;
+    ``flags`` name the problems seen, e.g. "malformed-headers" or "header-too-long".
+    """
+
     message_id: str | None
     subject: str
     sender: Address | None
@@ -157,13 +165,15 @@ def _message_id(value: str) -> str | None:
 
 def _zone(sign: str, hours: str, minutes: str) -> timezone:
     offset = int(hours) * 60 + int(minutes)
+    if sign == "-":
+        offset = -offset
     if not offset:
         return UTC
-    zone = _ZONES.get(offset if sign == "+" else -offset)
+    zone = _ZONES.get(offset)
     if zone is None:
-        zone = timezone(timedelta(minutes=offset if sign == "+" else -offset))
+        zone = timezone(timedelta(minutes=offset))
         if len(_ZONES) < 256:
-            _ZONES[offset if sign == "+" else -offset] = zone
+            _ZONES[offset] = zone
     return zone
 
 
@@ -206,9 +216,7 @@ def charset_hint(fields: list[tuple[str, str]]) -> str | None:
     return None
 
 
-def summarise(
-    fields: list[tuple[str, str]], flags: list[str], max_address_bytes: int = DEFAULT_LIMITS.max_address_bytes
-) -> HeaderSummary:
+def summarise(fields: list[tuple[str, str]], flags: list[str], limits: ParseLimits = DEFAULT_LIMITS) -> HeaderSummary:
     """Build the summary from unfolded fields; shared with the full parser."""
     found: dict[str, list[str]] = {}
     for name, value in fields:
@@ -216,15 +224,19 @@ def summarise(
         if key in _WANTED:
             found.setdefault(key, []).append(value)
     charset = charset_hint(fields) if "8bit-headers" in flags else None
-    budget = SlowPathBudget(max_address_bytes)
+    budget = SlowPathBudget(limits.max_address_bytes)
+    scan_left = limits.max_address_list_bytes
 
     def addresses(key: str) -> tuple[Address, ...]:
-        values = found.get(key)
-        if not values:
-            return ()
-        if len(values) == 1:
-            return parse_address_list(values[0], charset, budget)
-        return tuple(addr for value in values for addr in parse_address_list(value, charset, budget))
+        nonlocal scan_left
+        found_addresses: list[Address] = []
+        for value in found.get(key, ()):
+            if len(value) > scan_left:
+                budget.exhausted = True
+                break
+            scan_left -= len(value)
+            found_addresses.extend(parse_address_list(value, charset, budget))
+        return tuple(found_addresses)
 
     subject = decode_rfc2047(found["subject"][0], charset).strip() if "subject" in found else ""
     senders = addresses("from")
@@ -267,6 +279,6 @@ def parse_headers(raw: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> HeaderSum
     """Summarise the header block of ``raw``. Never raises; problems are reported in ``flags``."""
     try:
         block = split_header_block(raw, limits)
-        return summarise(block.fields, list(block.flags), limits.max_address_bytes)
+        return summarise(block.fields, list(block.flags), limits)
     except Exception:
         return _EMPTY

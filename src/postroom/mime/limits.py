@@ -17,8 +17,10 @@ class ParseLimits:
     max_header_block_bytes: int = 4 * 1024 * 1024
     # Header fields kept per message.
     max_headers: int = 2000
-    # Address-header text per message that may go to email.utils.getaddresses (~3 us a character)
-    # when the fast path cannot read it; the rest is dropped and flagged "header-too-long".
+    # Address-header text read per message (From, To, Cc, Bcc, Reply-To together), and the part of
+    # it that may go to email.utils.getaddresses (~3 us a character) when the fast path cannot
+    # read a mailbox; the rest is dropped and flagged "header-too-long".
+    max_address_list_bytes: int = 1024 * 1024
     max_address_bytes: int = 64 * 1024
     # Nesting depth of multipart containers that is still descended into.
     max_depth: int = 32

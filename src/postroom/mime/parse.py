@@ -21,6 +21,13 @@ _CID_REF = re.compile(r"""cid:([^"'\s<>)]+)""", re.IGNORECASE)
 
 @dataclass(frozen=True, slots=True)
 class Part:
+    """A leaf part offered as an attachment or inline (cid:) resource.
+
+    ``index`` is the leaf number (from 1, depth first) that ``extract_part`` takes; ``filename`` is
+    always safe and non-empty; ``size`` is the decoded size; ``is_inline`` is True when the HTML
+    refers to the part by cid: or it is disposition inline with a Content-ID.
+    """
+
     index: int
     filename: str
     content_type: str
@@ -32,6 +39,11 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class ParsedMessage:
+    """A whole message: decoded headers in order, text and HTML bodies, attachments and flags.
+
+    ``text`` joins the text/plain body parts, or renders the HTML when there are none.
+    """
+
     summary: HeaderSummary
     headers: tuple[tuple[str, str], ...]
     text: str
@@ -93,7 +105,7 @@ def _best_effort_text(raw: bytes) -> str:
 
 def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
     block = split_header_block(raw, limits)
-    summary = summarise(block.fields, list(block.flags), limits.max_address_bytes)
+    summary = summarise(block.fields, list(block.flags), limits)
     charset = charset_hint(block.fields) if "8bit-headers" in block.flags else None
     headers = tuple((name, decode_rfc2047(value, charset)) for name, value in block.fields)
     flags = list(summary.flags)

@@ -217,6 +217,25 @@ def test_huge_encoded_word_header_is_fast_and_flagged() -> None:
     assert summary.subject.startswith("étéété")
 
 
+def test_hostile_address_headers_stay_bounded() -> None:
+    # Junk that the fast path rejects would cost ~3 us a character in getaddresses.
+    raw = b"".join(b"To: " + b"@," * 32000 + b"\r\n" for _ in range(60)) + b"Subject: s\r\n\r\n"
+    started = time.perf_counter()
+    summary = parse_headers(raw)
+    assert time.perf_counter() - started < 2.0
+    assert summary.to == ()
+    assert summary.subject == "s"
+    assert "header-too-long" in summary.flags
+
+
+def test_large_legitimate_recipient_list() -> None:
+    to = "To: " + ", ".join(f'"User {i}" <user{i}@Example.com>' for i in range(1500))
+    summary = parse_headers(msg(to))
+    assert len(summary.to) == 1500
+    assert summary.to[-1] == Address("User 1499", "user1499@example.com")
+    assert summary.flags == ()
+
+
 def test_limits_are_respected() -> None:
     limits = ParseLimits(max_header_bytes=100, max_headers=3)
     summary = parse_headers(msg("Subject: " + "x " * 500, "A: 1", "B: 2", "From: a@example.com"), limits)
