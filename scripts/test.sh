@@ -15,7 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 scripts/bootstrap.sh dev
-.venv/bin/ruff check src tests bench
-.venv/bin/ruff format --check src tests bench
+.venv/bin/ruff check
+.venv/bin/ruff format --check
 .venv/bin/mypy
 exec .venv/bin/pytest -n "${PYTEST_WORKERS:-2}" "$@"
