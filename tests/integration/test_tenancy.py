@@ -161,6 +161,7 @@ ROUTES: list[tuple[str, str, Role | None, Call]] = [
     ("GET", "/api/v1/health", None, fixed("GET", "/api/v1/health")),
     ("GET", "/api/v1/ready", None, fixed("GET", "/api/v1/ready")),
     ("GET", "/metrics", None, fixed("GET", "/metrics")),
+    ("GET", "/", None, fixed("GET", "/")),
 ]
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
