@@ -7,6 +7,7 @@ import os
 import socket
 import statistics
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,7 +92,8 @@ class ThrowawayPostgres:
 
     def start(self) -> str:
         self.server.start()
-        asyncio.run(self._create_database())
+        with ThreadPoolExecutor(1) as pool:  # callable with or without a running event loop
+            pool.submit(asyncio.run, self._create_database()).result()
         return self.url
 
     async def _create_database(self) -> None:

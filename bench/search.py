@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import contextlib
 import dataclasses
 import itertools
-import json
 import random
 import shutil
 import string
@@ -42,10 +42,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.common import ThrowawayPostgres, parse_engines, rss_mib, summarise
 from postroom.auth.service import AuthService
 from postroom.config import Settings, to_async_url
-from postroom.core.ingest import Incoming, Ingestor, Stored
+from postroom.core.ingest import MESSAGE_CASTS, MESSAGE_COLUMNS, Incoming, Ingestor, Stored
 from postroom.core.messages import MessageService
 from postroom.core.parsing import parse_pending
-from postroom.store import search
+from postroom.store import blobs as blob_index
+from postroom.store import bulk, counters, search
 from postroom.store.blobs import BlobStore
 from postroom.store.engine import create_engine
 from postroom.store.migrate import upgrade
@@ -68,11 +69,18 @@ SUBJECT_OPENERS = (
     "Alert:",
     "Notes from",
 )
-_FIRST = "alice bob carol dave erin frank grace heidi ivan judy mallory nina oscar peggy quentin rupert sybil trent"
-_LAST = "smith jones brown taylor wilson davies evans thomas johnson roberts walker wright robinson thompson white"
+_FIRST = (
+    "alice bob carol dave erin frank grace heidi ivan judy mallory nina oscar peggy quentin rupert "
+    "sybil trent ursula victor wendy xavier yolanda zoe"
+)
+_LAST = (
+    "smith jones brown taylor wilson davies evans thomas johnson roberts walker wright robinson "
+    "thompson white hughes edwards green hall wood harris lewis martin jackson clarke"
+)
 FIRST_NAMES = tuple(_FIRST.split())
 LAST_NAMES = tuple(_LAST.split())
 PROGRESS_EVERY = 100_000
+WARM_UP = 5
 QUERY_KINDS = (
     "rare word",
     "common word",
@@ -274,28 +282,11 @@ async def write_bodies_direct(
         await search.insert(conn, rows["search"])  # PostgreSQL: INSERT ... ON CONFLICT DO UPDATE
 
 
-MESSAGE_COLUMNS = (
-    "id", "tenant_id", "source", "message_id", "subject", "from_name", "from_address", "to", "cc", "bcc",
-    "reply_to", "envelope_from", "envelope_to", "sent_at", "received_at", "size", "blob_sha256", "is_read",
-    "has_attachments", "parse_state", "flags", "snippet",
-)  # fmt: skip
-JSON_COLUMNS = frozenset({"to", "cc", "bcc", "reply_to", "envelope_to", "flags"})
-
-
-def _sql(dialect: str, table: str, columns: Sequence[str]) -> str:
-    marks = ", ".join("?" if dialect == "sqlite" else f"${i}" for i in range(1, len(columns) + 1))
-    return f"INSERT INTO {table} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) VALUES ({marks})"
-
-
-def _moment(value: datetime | None, dialect: str) -> Any:
-    if value is None or dialect != "sqlite":
-        return value
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # what SQLAlchemy stores on SQLite
-
-
-ATTACHMENT_JSON = json.dumps(
-    [{"filename": "doc.pdf", "content_type": "application/pdf", "size": 300, "is_inline": False}]
-)
+ATTACHMENTS = [{"filename": "doc.pdf", "content_type": "application/pdf", "size": 300, "is_inline": False}]
+BODY_COLUMNS = ("message_id", "tenant_id", "text", "html", "headers", "attachments")
+BODY_CASTS = ("", "", "", "", "jsonb", "jsonb")
+EVENT_COLUMNS = ("tenant_id", "type", "subject_id", "payload", "created_at")
+EVENT_CASTS = ("", "", "", "jsonb", "")
 
 
 @dataclass
@@ -309,12 +300,15 @@ class PreparedBatch:
 
 
 class BulkLoader:
-    """Writes what ingest + the full parse write, with driver-level executemany (a bulk import).
+    """Writes what ingest + the full parse write, a whole batch per transaction (a bulk import).
 
     Per message it uses the ingest code itself (``Ingestor._prepare``: header parse, digest,
-    tags; ``Ingestor._row``/``_search_row``/``_event``; ``BlobStore.put_many``;
-    ``store.search.insert``) and only skips SQLAlchemy's per-row parameter processing, which
-    profiling showed was a quarter of the main thread's time.
+    tags; ``Ingestor._row``/``_search_row``/``_event``), the blob store (``BlobStore.append``
+    + ``store.blobs.record``) and the driver-level inserts of ``store.bulk`` and
+    ``store.search.insert``. Differences from ingest + sweep: ids are assigned here (so a
+    prepared batch can be built while the previous one commits), the message row is written
+    already parsed (parse_state, snippet, has_attachments), the search row is written once
+    with the body, and message_bodies.headers is left empty.
     """
 
     def __init__(self, engine: AsyncEngine, blobs: BlobStore, tenant_id: int) -> None:
@@ -322,7 +316,6 @@ class BulkLoader:
         self.blobs = blobs
         self.tenant_id = tenant_id
         self.ingestor = Ingestor(engine, blobs)
-        self.dialect = engine.dialect.name
         self.next_id = 0
 
     async def start(self) -> None:
@@ -331,52 +324,40 @@ class BulkLoader:
 
     def prepare(self, generated: Sequence[tuple[bytes, str, bool]]) -> PreparedBatch:
         """CPU part (main thread): header parse and the rows, as ingest + the full parse make them."""
-        d = self.dialect
         prepared = [
             self.ingestor._prepare(Incoming(raw=raw, tenant_id=self.tenant_id, source="import"))
             for raw, _, _ in generated
         ]
         received_at = utcnow()
-        received_text = _moment(received_at, d)
         out = PreparedBatch(blobs=[(p.incoming.raw, p.digest) for p in prepared])
         for offset, (p, (_, body, attach)) in enumerate(zip(prepared, generated, strict=True)):
             mid = self.next_id + offset
             row = self.ingestor._row(p, received_at)
             event = self.ingestor._event(mid, row, p)
-            row.update(
-                id=mid,
-                parse_state=int(ParseState.PARSED),
-                has_attachments=attach,
-                snippet=" ".join(body.split())[:200],
-                received_at=received_text,
-                sent_at=_moment(row["sent_at"], d),
-            )
-            out.messages.append(tuple(json.dumps(row[c]) if c in JSON_COLUMNS else row[c] for c in MESSAGE_COLUMNS))
+            row.update(parse_state=int(ParseState.PARSED), has_attachments=attach, snippet=" ".join(body.split())[:200])
+            out.messages.append((mid, *(row[c] for c in MESSAGE_COLUMNS)))
             out.tags.extend((mid, tag, self.tenant_id) for tag in p.tags)
-            attachments = ATTACHMENT_JSON if attach else "[]"
-            out.bodies.append((mid, self.tenant_id, body, "", "[]", attachments))
-            out.events.append((self.tenant_id, event.type, mid, json.dumps(event.payload), received_text))
+            out.bodies.append((mid, self.tenant_id, body, "", [], ATTACHMENTS if attach else []))
+            out.events.append((self.tenant_id, event.type, mid, event.payload, received_at))
             out.search.append(dataclasses.replace(self.ingestor._search_row(mid, p), body=body))
         self.next_id += len(prepared)
         return out
 
     async def commit(self, batch: PreparedBatch) -> None:
-        """I/O part (blob threads, database thread): raw blobs, then one transaction."""
-        d = self.dialect
-        await asyncio.to_thread(self.blobs.put_many, batch.blobs)
+        """I/O part (blob thread, database thread): raw blobs, then one transaction."""
+        refs = await asyncio.to_thread(self.blobs.append, batch.blobs)
         async with self.engine.begin() as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert raw is not None
-            await raw.executemany(_sql(d, "messages", MESSAGE_COLUMNS), batch.messages)
-            await raw.executemany(_sql(d, "message_tags", ("message_id", "tag", "tenant_id")), batch.tags)
-            columns = ("message_id", "tenant_id", "text", "html", "headers", "attachments")
-            await raw.executemany(_sql(d, "message_bodies", columns), batch.bodies)
-            columns = ("tenant_id", "type", "subject_id", "payload", "created_at")
-            await raw.executemany(_sql(d, "events", columns), batch.events)
+            await blob_index.record(conn, refs)
+            await bulk.insert_many(
+                conn, "messages", ["id", *MESSAGE_COLUMNS], batch.messages, casts=["", *MESSAGE_CASTS]
+            )
+            await bulk.insert_many(conn, "message_tags", ["message_id", "tag", "tenant_id"], batch.tags)
+            await bulk.insert_many(conn, "message_bodies", BODY_COLUMNS, batch.bodies, casts=BODY_CASTS)
+            await bulk.insert_many(conn, "events", EVENT_COLUMNS, batch.events, casts=EVENT_CASTS)
             await search.insert(conn, batch.search)
 
     async def finish(self) -> None:
-        if self.dialect == "postgresql":
+        if self.engine.dialect.name == "postgresql":
             async with self.engine.begin() as conn:
                 for table in ("messages", "events"):
                     await conn.execute(
@@ -471,6 +452,8 @@ async def load(
     async with engine.begin() as conn:
         # 70 % read, spread evenly, so is:unread selects about 30 %.
         await conn.execute(update(Message).values(is_read=(Message.id % 10) < 7))
+        # The bulk loader bypasses ingest's counter updates and the update above changes unread.
+        await counters.rebuild(conn)
     if engine.dialect.name == "postgresql":
         # What autovacuum does after a bulk load (statistics, visibility map for index-only scans).
         async with engine.connect() as conn:
@@ -523,20 +506,36 @@ def build_queries(corpus: Corpus, count: int, rng: random.Random) -> list[tuple[
 
 
 async def run_queries(
-    service: MessageService, tenant_id: int, queries: Sequence[tuple[str, str]], log: Callable[[str], None]
+    service: MessageService,
+    tenant_id: int,
+    queries: Sequence[tuple[str, str]],
+    log: Callable[[str], None],
+    budget_seconds: float,
 ) -> dict[str, list[float]]:
-    for _, q in queries[:10]:  # warm the caches; not counted
-        await service.list(tenant_id, parse_query(q), limit=50)
+    for _, q in queries[:WARM_UP]:  # warm the caches; not counted
+        with contextlib.suppress(Exception):
+            await service.list(tenant_id, parse_query(q), limit=50)
+    started = time.perf_counter()
     timings: dict[str, list[float]] = defaultdict(list)
     totals: dict[str, list[int]] = defaultdict(list)
     slowest: list[tuple[float, str, int]] = []
-    for kind, q in queries:
+    for done, (kind, q) in enumerate(queries):
+        if time.perf_counter() - started > budget_seconds:
+            log(f"  query budget of {budget_seconds:.0f} s spent: stopping after {done} of {len(queries)} searches")
+            break
+        if done and done % 50 == 0:
+            log(f"    ... {done} searches done in {time.perf_counter() - started:.1f} s")
         t0 = time.perf_counter()
-        page = await service.list(tenant_id, parse_query(q), limit=50)
+        try:
+            page = await service.list(tenant_id, parse_query(q), limit=50)
+            total = page.total
+        except Exception as exc:  # a statement timeout: counted at the time it took, total -1
+            log(f"    FAILED after {time.perf_counter() - t0:.1f} s: {q!r}: {type(exc).__name__}: {str(exc)[:120]}")
+            total = -1
         elapsed = time.perf_counter() - t0
         timings[kind].append(elapsed)
-        totals[kind].append(page.total)
-        slowest.append((elapsed, q, page.total))
+        totals[kind].append(total)
+        slowest.append((elapsed, q, total))
     log(f"  {'query kind':<18} {'median total':>12}  latency")
     for kind in QUERY_KINDS:
         if kind in timings:
@@ -554,7 +553,9 @@ async def bench_engine(args: argparse.Namespace, engine_name: str, workdir: Path
     log = _printer()
     log(f"\n=== {engine_name}: {args.messages:,} messages, parse mode {args.parse} ===")
     pg: ThrowawayPostgres | None = None
-    if engine_name == "postgresql":
+    if args.reuse_url:
+        url = to_async_url(args.reuse_url)
+    elif engine_name == "postgresql":
         pg = ThrowawayPostgres(workdir / "pg")
         url = to_async_url(pg.start())
     else:
@@ -566,34 +567,43 @@ async def bench_engine(args: argparse.Namespace, engine_name: str, workdir: Path
         settings = Settings(database_url=url, storage_dir=workdir)
         tenant_id = await AuthService(engine, settings).ensure_default_tenant()
         corpus = Corpus(seed=args.seed)
-        result = await load(
-            engine,
-            blobs,
-            tenant_id,
-            corpus,
-            messages=args.messages,
-            batch=args.batch,
-            loader=args.loader,
-            parse_mode=args.parse,
-            budget_seconds=args.load_budget,
-            log=log,
-        )
-        store_seconds = result.ingest_seconds + result.body_seconds
-        what = "bulk rows (ingest + parse output)" if result.loader == "bulk" else "Ingestor.ingest_many"
-        log(
-            f"  load: {result.loaded:,} messages; generating {result.generate_seconds:.1f} s; "
-            f"{what} {result.ingest_seconds:.1f} s ({result.loaded / max(result.ingest_seconds, 1e-9):,.0f} msg/s)"
-        )
-        if result.loader == "ingest":
-            log(f"        bodies ({result.parse_mode}) {result.body_seconds:.1f} s")
-        log(
-            f"        store total {store_seconds:.1f} s = {result.loaded / max(store_seconds, 1e-9):,.0f} msg/s; "
-            f"wall incl. generating {store_seconds + result.generate_seconds:.1f} s; "
-            f"is_read update (+ VACUUM ANALYZE on PostgreSQL) {result.finish_seconds:.1f} s"
-        )
-        rss = [r for _, r in result.rss_samples]
-        low, high = min(rss[1:] or rss), max(rss)
-        log(f"  bench process RSS while loading: start {rss[0]:.1f} MiB, then between {low:.1f} and {high:.1f} MiB")
+        if args.reuse is None and not args.reuse_url:
+            result = await load(
+                engine,
+                blobs,
+                tenant_id,
+                corpus,
+                messages=args.messages,
+                batch=args.batch,
+                loader=args.loader,
+                parse_mode=args.parse,
+                budget_seconds=args.load_budget,
+                log=log,
+            )
+            store_seconds = result.ingest_seconds + result.body_seconds
+            what = "bulk rows (ingest + parse output)" if result.loader == "bulk" else "Ingestor.ingest_many"
+            log(
+                f"  load: {result.loaded:,} messages; generating {result.generate_seconds:.1f} s; "
+                f"{what} {result.ingest_seconds:.1f} s ({result.loaded / max(result.ingest_seconds, 1e-9):,.0f} msg/s)"
+            )
+            if result.loader == "ingest":
+                log(f"        bodies ({result.parse_mode}) {result.body_seconds:.1f} s")
+            log(
+                f"        store total {store_seconds:.1f} s = {result.loaded / max(store_seconds, 1e-9):,.0f} msg/s; "
+                f"wall incl. generating {store_seconds + result.generate_seconds:.1f} s; "
+                f"is_read update (+ VACUUM ANALYZE on PostgreSQL) {result.finish_seconds:.1f} s"
+            )
+            rss = [r for _, r in result.rss_samples]
+            low, high = min(rss[1:] or rss), max(rss)
+            log(f"  bench process RSS while loading: start {rss[0]:.1f} MiB, then between {low:.1f} and {high:.1f} MiB")
+        else:
+            log(f"  reusing the store in {workdir} (no loading)")
+            async with engine.connect() as conn:
+                subjects = await conn.scalars(
+                    select(Message.subject).where(Message.id.in_([random.randrange(1, 10**6) for _ in range(300)]))
+                )
+                # "Opener words... #n": keep the Zipf words in the middle.
+                corpus.subject_samples.extend(" ".join(x.split(" #")[0].split()[-2:]) for x in subjects)
         if pg is not None:
             log(f"  PostgreSQL processes RSS (shared buffers counted per process): {pg.backend_rss_mib():.0f} MiB")
         async with engine.connect() as conn:
@@ -603,12 +613,20 @@ async def bench_engine(args: argparse.Namespace, engine_name: str, workdir: Path
             )
         size = _db_size(workdir, engine_name)
         log(f"  store holds {stored:,} messages ({pending:,} not parsed); database size {size}")
+        if engine.dialect.name == "postgresql":
+            # One pathological plan must not stall the whole run: cap every statement.
+            async with engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                database = await conn.scalar(text("SELECT current_database()"))
+                timeout_ms = int(args.statement_timeout * 1000)
+                await conn.execute(text(f'ALTER DATABASE "{database}" SET statement_timeout = {timeout_ms}'))
+            await engine.dispose()  # new connections pick the setting up
         service = MessageService(engine, blobs)
         queries = build_queries(corpus, args.queries, random.Random(args.seed + 1))
-        log(f"  {len(queries)} searches through MessageService.list(limit=50), after 10 warm-up searches:")
-        await run_queries(service, tenant_id, queries, log)
+        log(f"  {len(queries)} searches through MessageService.list(limit=50), after {WARM_UP} warm-up searches:")
+        await run_queries(service, tenant_id, queries, log, args.query_budget)
         if args.explain:
-            await explain(engine, tenant_id, corpus, log)
+            await explain(engine, blobs, tenant_id, corpus, log)
         blobs.close()
         await engine.dispose()
     finally:
@@ -616,9 +634,11 @@ async def bench_engine(args: argparse.Namespace, engine_name: str, workdir: Path
             pg.stop()
 
 
-async def explain(engine: AsyncEngine, tenant_id: int, corpus: Corpus, log: Callable[[str], None]) -> None:
+async def explain(
+    engine: AsyncEngine, blobs: BlobStore, tenant_id: int, corpus: Corpus, log: Callable[[str], None]
+) -> None:
     """Query plans of the statements one search runs (for the report)."""
-    service = MessageService(engine, BlobStore(Path(tempfile.mkdtemp()), fsync=False))
+    service = MessageService(engine, blobs)
     prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
     for q in ("", corpus.words.items[3], "is:unread", f"tag:{TAGS[0]}"):
         clauses = service._filters(tenant_id, parse_query(q))
@@ -669,12 +689,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--load-budget", type=float, default=900.0, help="seconds of loading per engine, then stop")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--query-budget", type=float, default=600.0, help="seconds of searching per engine, then stop")
+    parser.add_argument("--reuse-url", default="", help="search an already loaded PostgreSQL database; no loading")
+    parser.add_argument(
+        "--statement-timeout", type=float, default=30.0, help="PostgreSQL: seconds before one statement is cancelled"
+    )
+    parser.add_argument(
+        "--reuse", type=Path, default=None, help="search a SQLite data folder kept by --keep (same --seed); no loading"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="parent folder for the data (default: /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
     parser.add_argument("--explain", action="store_true", help="print query plans of the list statements")
     args = parser.parse_args(argv)
     print(f"postroom search bench  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  python {sys.version.split()[0]}")
     print("blob fsync: OFF while loading (bulk import); raw blobs are still written and compressed")
+    if args.reuse is not None or args.reuse_url:
+        engine_name = "postgresql" if args.reuse_url else "sqlite"
+        asyncio.run(bench_engine(args, engine_name, args.reuse or Path(tempfile.gettempdir())))
+        return
     for engine_name in parse_engines(args.engines):
         workdir = Path(tempfile.mkdtemp(prefix=f"postroom-search-{engine_name}-", dir=args.workdir))
         try:

@@ -3,9 +3,10 @@
 from postroom.auth import models as auth_models
 from postroom.core import models as core_models
 from postroom.store import blobs as blob_models
+from postroom.store import counters as counter_models
 from postroom.store import models as store_models
 from postroom.store.base import Base
 
 metadata = Base.metadata
 
-__all__ = ["auth_models", "blob_models", "core_models", "metadata", "store_models"]
+__all__ = ["auth_models", "blob_models", "core_models", "counter_models", "metadata", "store_models"]

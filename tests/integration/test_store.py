@@ -166,3 +166,15 @@ async def test_parse_sweep_fills_bodies_and_attachment_flag(stack: Stack) -> Non
     assert part.content_type == "application/pdf"
     assert data == b"%PDF-1.4\n"
     assert (await stack.messages.list(stack.tenant, parse_query("has:attachment"))).total == 1
+
+
+async def test_text_and_excluded_terms_combine(stack: Stack) -> None:
+    both = await stack.ingestor.ingest(Incoming(raw=mail("alpha beta", body="x"), tenant_id=stack.tenant))
+    only = await stack.ingestor.ingest(Incoming(raw=mail("alpha gamma", body="x"), tenant_id=stack.tenant))
+    for query, expected in (
+        ("alpha -beta", [only.id]),
+        ("alpha -subject:gamma", [both.id]),
+        ("subject:alpha -beta -gamma", []),
+        ("alpha beta", [both.id]),
+    ):
+        assert [m["id"] for m in (await stack.messages.list(stack.tenant, parse_query(query))).items] == expected, query

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from postroom.core import events, metrics
 from postroom.core.events import EventHub, NewEvent
 from postroom.mime import Address, HeaderSummary, parse_headers
-from postroom.store import blobs, bulk, search
+from postroom.store import blobs, bulk, counters, search
 from postroom.store.blobs import BlobStore, blob_digest
 from postroom.store.models import Message, ParseState
 from postroom.store.types import db_json, db_text, utcnow
@@ -203,6 +204,8 @@ class Ingestor:
                 [(mid, tag, p.incoming.tenant_id) for mid, p in zip(ids, batch, strict=True) for tag in p.tags],
             )
             await search.insert(conn, [self._search_row(mid, p) for mid, p in zip(ids, batch, strict=True)])
+            arrived = Counter(p.incoming.tenant_id for p in batch)
+            await counters.add(conn, {tenant: (n, n) for tenant, n in arrived.items()})
             await events.append(
                 conn,
                 [self._event(mid, row, p) for mid, row, p in zip(ids, rows, batch, strict=True)],

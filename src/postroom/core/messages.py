@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, insert, select, true, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postroom.core import events
@@ -18,12 +18,13 @@ from postroom.core.ingest import normalise_tags
 from postroom.core.parsing import ensure_parsed, ensure_tenant_parsed
 from postroom.mime import Part, extract_part
 from postroom.store import blobs as blob_index
-from postroom.store import search
+from postroom.store import counters, search
 from postroom.store.blobs import BlobNotFound, BlobStore
 from postroom.store.models import Message, MessageBody, MessageTag
 from postroom.store.query import SearchQuery
 
 MAX_PAGE = 500
+TOTAL_CAP = 10_000
 Ids = list[int]  # the class below has a method named list
 DELETE_CHUNK = 500
 
@@ -38,6 +39,7 @@ class Page:
     next_cursor: str | None
     total: int
     unread: int
+    total_capped: bool = False  # True: at least ``total`` messages match
 
 
 def encode_cursor(message_id: int) -> str:
@@ -83,17 +85,17 @@ class MessageService:
         self.hub = hub
 
     # ---- reading -------------------------------------------------------------------
-    def _filters(self, tenant_id: int, query: SearchQuery) -> list[ColumnElement[bool]]:
+    def _filters(self, tenant_id: int, query: SearchQuery) -> list[Any]:
         dialect = self.engine.dialect.name
-        clauses: list[ColumnElement[bool]] = [Message.tenant_id == tenant_id]
+        clauses: list[Any] = [Message.tenant_id == tenant_id]
         if query.include:
             clauses.append(search.match_clause(dialect, query.include))
         for term in query.exclude:
-            clauses.append(~search.match_clause(dialect, [term]))
+            clauses.append(search.no_match_clause(dialect, term))
         for tag in query.tags:
-            clauses.append(_has_tag(tag))
+            clauses.append(_has_tag(tenant_id, tag))
         for tag in query.without_tags:
-            clauses.append(~_has_tag(tag))
+            clauses.append(~_has_tag(tenant_id, tag))
         if query.is_read is not None:
             clauses.append(Message.is_read.is_(query.is_read))
         if query.has_attachment is not None:
@@ -121,20 +123,25 @@ class MessageService:
             more = len(rows) > limit
             rows = rows[:limit]
             tags = await _tags_for(conn, [r.id for r in rows])
-            total = int(await conn.scalar(select(func.count()).select_from(Message).where(*clauses)) or 0)
-            unread = int(
-                await conn.scalar(
-                    select(func.count())
-                    .select_from(Message)
-                    .where(Message.tenant_id == tenant_id, Message.is_read.is_(False))
-                )
-                or 0
-            )
+            stored, unread = await counters.read(conn, tenant_id)
+            capped = False
+            if query.is_empty:
+                total = stored
+            elif query == SearchQuery(is_read=False):
+                total = unread
+            else:
+                # Counting every match of a common word in a million messages takes seconds;
+                # past TOTAL_CAP the answer says "at least" instead.
+                matches = select(Message.id).where(*clauses).limit(TOTAL_CAP + 1).subquery()
+                total = int(await conn.scalar(select(func.count()).select_from(matches)) or 0)
+                capped = total > TOTAL_CAP
+                total = min(total, TOTAL_CAP)
         return Page(
             items=[summary_json(r, tags.get(r.id, [])) for r in rows],
             next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
             total=total,
             unread=unread,
+            total_capped=capped,
         )
 
     async def _row(self, conn: AsyncConnection, tenant_id: int, message_id: int) -> Any:
@@ -228,7 +235,11 @@ class MessageService:
         if not ids:
             return
         if is_read is not None:
-            await conn.execute(update(Message).where(Message.id.in_(ids)).values(is_read=is_read))
+            changed = await conn.execute(
+                update(Message).where(Message.id.in_(ids), Message.is_read.is_not(is_read)).values(is_read=is_read)
+            )
+            flipped = int(changed.rowcount)
+            await counters.add(conn, {tenant_id: (0, -flipped if is_read else flipped)})
         if tags is not None:
             await conn.execute(delete(MessageTag).where(MessageTag.message_id.in_(ids)))
             add_tags = [*tags, *add_tags]
@@ -286,7 +297,7 @@ class MessageService:
             async with self.engine.begin() as conn:
                 rows = list(
                     await conn.execute(
-                        select(Message.id, Message.blob_sha256)
+                        select(Message.id, Message.blob_sha256, Message.is_read)
                         .where(Message.tenant_id == tenant_id, *where)
                         .limit(DELETE_CHUNK)
                     )
@@ -296,6 +307,8 @@ class MessageService:
                 ids = [r.id for r in rows]
                 digests.update(r.blob_sha256 for r in rows)
                 await conn.execute(delete(Message).where(Message.id.in_(ids)))
+                unread = sum(1 for r in rows if not r.is_read)
+                await counters.add(conn, {tenant_id: (-len(rows), -unread)})
                 await events.append(conn, [NewEvent(tenant_id, "message.deleted", None, {"ids": ids})])
             deleted += len(ids)
         if deleted:
@@ -317,8 +330,9 @@ class MessageService:
             await self.hub.published()
 
 
-def _has_tag(tag: str) -> ColumnElement[bool]:
-    return exists().where(MessageTag.message_id == Message.id, MessageTag.tag == tag)
+def _has_tag(tenant_id: int, tag: str) -> ColumnElement[bool]:
+    # IN over the (tenant_id, tag, message_id) index, not a correlated EXISTS per message.
+    return Message.id.in_(select(MessageTag.message_id).where(MessageTag.tenant_id == tenant_id, MessageTag.tag == tag))
 
 
 async def _tags_for(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, list[str]]:

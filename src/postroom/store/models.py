@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from postroom.store.base import Base
@@ -54,6 +54,14 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_tenant_id_id", "tenant_id", "id"),
         Index("ix_messages_parse_state_id", "parse_state", "id"),
+        # "anything left to parse for this tenant?" before a body search, without a scan
+        Index(
+            "ix_messages_pending",
+            "tenant_id",
+            "id",
+            sqlite_where=text("parse_state = 0"),
+            postgresql_where=text("parse_state = 0"),
+        ),
         Index("ix_messages_blob_sha256", "blob_sha256"),
         Index("ix_messages_tenant_id_from_address", "tenant_id", "from_address"),
         {"sqlite_autoincrement": True},

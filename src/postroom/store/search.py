@@ -7,11 +7,12 @@ document is built here as a tsvector literal with one weight per column (A..D), 
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, literal_column, text
+from sqlalchemy import ColumnElement, TextClause, bindparam, literal_column, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postroom.store import bulk
@@ -24,6 +25,7 @@ MAX_INDEXED_CHARS = 200_000
 MAX_POSITION = 16383
 MAX_POSITIONS_PER_WORD = 255
 COLUMN_GAP = 100  # keeps phrase matches from spanning two columns
+_bind_names = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -90,15 +92,34 @@ async def replace(conn: AsyncConnection, row: SearchRow) -> None:
 
 def match_clause(dialect: str, terms: Sequence[TextTerm]) -> ColumnElement[bool]:
     """``messages.id IN (ids whose search row matches every term)``."""
+    name = f"fts_{next(_bind_names)}"  # unique: one query may hold several of these
     if dialect == "sqlite":
         expression = " AND ".join(_fts5_term(term) for term in terms)
-        subquery = text("SELECT rowid FROM message_search WHERE message_search MATCH :fts").bindparams(fts=expression)
+        sql = f"SELECT rowid FROM message_search WHERE message_search MATCH :{name}"
     else:
         expression = " & ".join(f"({_tsquery_term(term)})" for term in terms)
-        subquery = text("SELECT message_id FROM message_search WHERE document @@ CAST(:tsq AS tsquery)").bindparams(
-            tsq=expression
-        )
+        sql = f"SELECT message_id FROM message_search WHERE document @@ CAST(:{name} AS tsquery)"
+    subquery = text(sql).bindparams(bindparam(name, expression))
     return Message.id.in_(subquery.columns(literal_column("id")))
+
+
+def no_match_clause(dialect: str, term: TextTerm) -> TextClause:
+    """The message's search row does not match ``term`` (NOT EXISTS: NOT IN over a common
+    word made PostgreSQL materialise every match)."""
+    name = f"fts_{next(_bind_names)}"
+    if dialect == "sqlite":
+        sql = (
+            f"NOT EXISTS (SELECT 1 FROM message_search WHERE message_search MATCH :{name} "
+            "AND message_search.rowid = messages.id)"
+        )
+        expression = _fts5_term(term)
+    else:
+        sql = (
+            "NOT EXISTS (SELECT 1 FROM message_search AS s WHERE s.message_id = messages.id "
+            f"AND s.document @@ CAST(:{name} AS tsquery))"
+        )
+        expression = _tsquery_term(term)
+    return text(sql).bindparams(bindparam(name, expression))
 
 
 def _fts5_term(term: TextTerm) -> str:

@@ -87,7 +87,13 @@ async def list_messages(
         page = await postroom.messages.list(principal.tenant_id, parse_query(query), limit=limit, cursor=cursor)
     except ValueError as exc:
         raise Problem(400, str(exc)) from exc
-    return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total, "unread": page.unread}
+    return {
+        "items": page.items,
+        "next_cursor": page.next_cursor,
+        "total": page.total,
+        "total_capped": page.total_capped,
+        "unread": page.unread,
+    }
 
 
 @router.post("", status_code=201)

@@ -260,6 +260,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("jti", name=op.f("pk_refresh_tokens")),
     )
 
+    op.create_index(
+        "ix_messages_pending",
+        "messages",
+        ["tenant_id", "id"],
+        sqlite_where=sa.text("parse_state = 0"),
+        postgresql_where=sa.text("parse_state = 0"),
+    )
+    op.create_table(
+        "tenant_counters",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("messages", sa.BigInteger(), nullable=False),
+        sa.Column("unread", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_tenant_counters_tenant_id_tenants"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_tenant_counters")),
+    )
     _create_search()
 
 
@@ -290,6 +307,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS messages_search_delete")
     op.execute("DROP TABLE IF EXISTS message_search")
+    op.drop_table("tenant_counters")
+    op.drop_index("ix_messages_pending", table_name="messages")
     op.drop_index(op.f("ix_blobs_segment"), table_name="blobs")
     op.drop_table("blobs")
     op.drop_table("refresh_tokens")
