@@ -38,7 +38,9 @@ class Postroom:
         self.blobs = BlobStore(settings.blob_dir, fsync=settings.blob_fsync)
         self.hub = EventHub(self.engine, redis_url=settings.redis_url)
         self.sweeper = ParseSweeper(self.engine, self.blobs)
-        self.ingestor = Ingestor(self.engine, self.blobs, self.hub, on_commit=self.sweeper.notify)
+        self.ingestor = Ingestor(
+            self.engine, self.blobs, self.hub, on_commit=self.sweeper.notify, writers=settings.ingest_writers
+        )
         self.messages = MessageService(self.engine, self.blobs, self.hub)
         self.auth = AuthService(self.engine, settings)
         self.chaos = ChaosMonkey.from_setting(settings.smtp_chaos)

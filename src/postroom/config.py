@@ -188,6 +188,14 @@ class Settings(BaseSettings):
         description="token that allows POST /internal/users from a non-loopback address",
     )
 
+    ingest_writers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        validation_alias=_env("POSTROOM_INGEST_WRITERS"),
+        description="concurrent group commits; while one batch commits the next one is being written",
+    )
+
     # Workers
     run_workers: bool = Field(
         True,

@@ -98,6 +98,7 @@ class Ingestor:
         *,
         max_batch: int = MAX_BATCH,
         on_commit: Callable[[], None] | None = None,
+        writers: int = 1,
     ) -> None:
         self.engine = engine
         self.on_commit = on_commit
@@ -105,26 +106,30 @@ class Ingestor:
         self.hub = hub
         self.max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
-        self._blob_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-writer")
-        self._writer: asyncio.Task[None] | None = None
+        self._blob_writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="blob-writer")
+        self.writers = writers
+        self._writer_tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_loop(), name="ingest-writer")
+        if not self._writer_tasks:
+            self._writer_tasks = [
+                asyncio.create_task(self._write_loop(), name=f"ingest-writer-{n}") for n in range(self.writers)
+            ]
 
     async def stop(self) -> None:
-        if self._writer is not None:
+        if self._writer_tasks:
             await self._queue.join()  # what was accepted gets committed
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-            self._writer = None
+            for task in self._writer_tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._writer_tasks = []
         self._blob_writer.shutdown(wait=True)
 
     async def ingest(self, incoming: Incoming) -> Stored:
         """Store one message durably; raises StoreUnavailable when the commit fails."""
         pending = self._prepare(incoming)
-        if self._writer is None:
+        if not self._writer_tasks:
             await self._write_batch([pending])
         else:
             self._queue.put_nowait(pending)
