@@ -178,3 +178,23 @@ async def test_text_and_excluded_terms_combine(stack: Stack) -> None:
         ("alpha beta", [both.id]),
     ):
         assert [m["id"] for m in (await stack.messages.list(stack.tenant, parse_query(query))).items] == expected, query
+
+
+@pytest.mark.parametrize("query", ["shared", "tag:batch", "tag:batch shared", "shared is:unread", "tag:batch -tag:odd"])
+async def test_searches_page_newest_first_without_repeats(stack: Stack, query: str) -> None:
+    made = []
+    for i in range(7):
+        tags = ("batch", "odd") if i % 2 else ("batch",)
+        made.append(await stack.ingestor.ingest(Incoming(raw=mail(f"shared {i}"), tenant_id=stack.tenant, tags=tags)))
+    await stack.ingestor.ingest(Incoming(raw=mail("unrelated"), tenant_id=stack.tenant))
+    await stack.ingestor.ingest(Incoming(raw=mail("shared elsewhere"), tenant_id=stack.other_tenant, tags=("batch",)))
+    expected = [m.id for m in reversed(made) if query != "tag:batch -tag:odd" or made.index(m) % 2 == 0]
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = await stack.messages.list(stack.tenant, parse_query(query), limit=2, cursor=cursor)
+        assert page.total == len(expected) and not page.total_capped
+        seen += [m["id"] for m in page.items]
+        if (cursor := page.next_cursor) is None:
+            break
+    assert seen == expected

@@ -62,6 +62,14 @@ class Message(Base):
             sqlite_where=text("parse_state = 0"),
             postgresql_where=text("parse_state = 0"),
         ),
+        # has:attachment counts and pages without scanning the other 95 %
+        Index(
+            "ix_messages_attachments",
+            "tenant_id",
+            "id",
+            sqlite_where=text("has_attachments = 1"),
+            postgresql_where=text("has_attachments = true"),
+        ),
         Index("ix_messages_blob_sha256", "blob_sha256"),
         Index("ix_messages_tenant_id_from_address", "tenant_id", "from_address"),
         {"sqlite_autoincrement": True},

@@ -103,6 +103,13 @@ def match_clause(dialect: str, terms: Sequence[TextTerm]) -> ColumnElement[bool]
     return Message.id.in_(subquery.columns(literal_column("id")))
 
 
+def match_expression(terms: Sequence[TextTerm]) -> TextClause:
+    """``message_search MATCH ...`` for a query whose FROM joins the FTS5 table itself."""
+    name = f"fts_{next(_bind_names)}"
+    expression = " AND ".join(_fts5_term(term) for term in terms)
+    return text(f"message_search MATCH :{name}").bindparams(bindparam(name, expression))
+
+
 def no_match_clause(dialect: str, term: TextTerm) -> TextClause:
     """The message's search row does not match ``term`` (NOT EXISTS: NOT IN over a common
     word made PostgreSQL materialise every match)."""

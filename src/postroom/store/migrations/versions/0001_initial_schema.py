@@ -267,6 +267,13 @@ def upgrade() -> None:
         sqlite_where=sa.text("parse_state = 0"),
         postgresql_where=sa.text("parse_state = 0"),
     )
+    op.create_index(
+        "ix_messages_attachments",
+        "messages",
+        ["tenant_id", "id"],
+        sqlite_where=sa.text("has_attachments = 1"),
+        postgresql_where=sa.text("has_attachments = true"),
+    )
     op.create_table(
         "tenant_counters",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
@@ -309,6 +316,7 @@ def downgrade() -> None:
     op.execute("DROP TABLE IF EXISTS message_search")
     op.drop_table("tenant_counters")
     op.drop_index("ix_messages_pending", table_name="messages")
+    op.drop_index("ix_messages_attachments", table_name="messages")
     op.drop_index(op.f("ix_blobs_segment"), table_name="blobs")
     op.drop_table("blobs")
     op.drop_table("refresh_tokens")
