@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, column, delete, func, insert, select, table, true, update
+from sqlalchemy import ColumnElement, Integer, column, delete, exists, func, insert, select, table, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postroom.core import events
@@ -24,7 +24,7 @@ from postroom.store.models import Message, MessageBody, MessageTag
 from postroom.store.query import SearchQuery
 
 MAX_PAGE = 500
-TOTAL_CAP = 10_000
+TOTAL_CAP = 1_000
 Ids = list[int]  # the class below has a method named list
 DELETE_CHUNK = 500
 
@@ -160,8 +160,9 @@ class MessageService:
             else:
                 # Counting every match of a common word in a million messages takes seconds;
                 # past TOTAL_CAP the answer says "at least" instead.
+                # Ordered like the page, so the leading index drives this scan too.
                 matches = select(chosen.order).select_from(chosen.source).where(*chosen.clauses)
-                capped_matches = matches.limit(TOTAL_CAP + 1).subquery()
+                capped_matches = matches.order_by(chosen.order.desc()).limit(TOTAL_CAP + 1).subquery()
                 total = int(await conn.scalar(select(func.count()).select_from(capped_matches)) or 0)
                 capped = total > TOTAL_CAP
                 total = min(total, TOTAL_CAP)
@@ -360,8 +361,9 @@ class MessageService:
 
 
 def _has_tag(tenant_id: int, tag: str) -> ColumnElement[bool]:
-    # IN over the (tenant_id, tag, message_id) index, not a correlated EXISTS per message.
-    return Message.id.in_(select(MessageTag.message_id).where(MessageTag.tenant_id == tenant_id, MessageTag.tag == tag))
+    # A probe of the (message_id, tag) primary key per candidate row; a lone tag filter
+    # instead leads the scan through the (tenant_id, tag, message_id) index (see _filters).
+    return exists().where(MessageTag.message_id == Message.id, MessageTag.tag == tag)
 
 
 async def _tags_for(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, list[str]]:
