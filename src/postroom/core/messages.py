@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, column, delete, exists, func, insert, select, table, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.orm import aliased
 
 from postroom.core import events
 from postroom.core.events import EventHub, NewEvent
@@ -363,7 +364,8 @@ class MessageService:
 def _has_tag(tenant_id: int, tag: str) -> ColumnElement[bool]:
     # A probe of the (message_id, tag) primary key per candidate row; a lone tag filter
     # instead leads the scan through the (tenant_id, tag, message_id) index (see _filters).
-    return exists().where(MessageTag.message_id == Message.id, MessageTag.tag == tag)
+    other = aliased(MessageTag)  # message_tags may already lead the query's FROM
+    return exists().where(other.message_id == Message.id, other.tag == tag)
 
 
 async def _tags_for(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, list[str]]:
