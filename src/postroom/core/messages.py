@@ -102,10 +102,11 @@ class MessageService:
         order: Any = Message.id
         clauses: list[Any] = [Message.tenant_id == tenant_id]
         tags = list(query.tags)
-        if query.include and drive and dialect == "sqlite":
-            fts = table("message_search", column("rowid", Integer))
-            source, order = fts.join(Message, Message.id == fts.c.rowid), fts.c.rowid
-            clauses.append(search.match_expression(query.include))
+        if query.include and drive:
+            key = "rowid" if dialect == "sqlite" else "message_id"
+            fts = table("message_search", column(key, Integer))
+            source, order = fts.join(Message, Message.id == fts.c[key]), fts.c[key]
+            clauses.append(search.match_expression(dialect, query.include))
         elif query.include:
             clauses.append(search.match_clause(dialect, query.include))
         elif tags and drive:

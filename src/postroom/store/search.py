@@ -103,11 +103,14 @@ def match_clause(dialect: str, terms: Sequence[TextTerm]) -> ColumnElement[bool]
     return Message.id.in_(subquery.columns(literal_column("id")))
 
 
-def match_expression(terms: Sequence[TextTerm]) -> TextClause:
-    """``message_search MATCH ...`` for a query whose FROM joins the FTS5 table itself."""
+def match_expression(dialect: str, terms: Sequence[TextTerm]) -> TextClause:
+    """The match condition for a query whose FROM joins ``message_search`` itself."""
     name = f"fts_{next(_bind_names)}"
-    expression = " AND ".join(_fts5_term(term) for term in terms)
-    return text(f"message_search MATCH :{name}").bindparams(bindparam(name, expression))
+    if dialect == "sqlite":
+        expression = " AND ".join(_fts5_term(term) for term in terms)
+        return text(f"message_search MATCH :{name}").bindparams(bindparam(name, expression))
+    expression = " & ".join(f"({_tsquery_term(term)})" for term in terms)
+    return text(f"message_search.document @@ CAST(:{name} AS tsquery)").bindparams(bindparam(name, expression))
 
 
 def no_match_clause(dialect: str, term: TextTerm) -> TextClause:
