@@ -228,3 +228,27 @@ async def test_release_without_a_relay_is_refused_clearly(live: LiveServer) -> N
         created = await post_raw(client)
         response = await client.post(f"/api/v1/messages/{created['id']}/release", json={"to": ["x@example.com"]})
     assert response.status_code == 409 and "POSTROOM_RELEASE_HOST" in response.json()["detail"]
+
+
+async def test_release_over_http_reaches_the_relay_and_the_job_records_it(live_factory: LiveFactory) -> None:
+    from tests.integration.capture.capture_support import Received, Sink
+
+    sink = Sink()
+    await sink.start()
+    try:
+        live = await live_factory(auth_required=True, release_host="127.0.0.1", release_port=sink.port)
+        key = await live.api_key(Role.ADMIN)
+        async with live.client(key) as client:
+            created = await post_raw(client)
+            queued = await client.post(f"/api/v1/messages/{created['id']}/release", json={"to": ["real@example.org"]})
+            assert queued.status_code == 202 and queued.json()["status"] == "queued"
+            await asyncio.wait_for(sink.handler.arrived.wait(), 20)
+            for _ in range(100):
+                job = (await client.get(f"/api/v1/jobs/{queued.json()['job_id']}")).json()
+                if job["status"] == "done":
+                    break
+                await asyncio.sleep(0.05)
+        assert job["status"] == "done" and job["result"]["accepted"] == ["real@example.org"]
+        assert sink.received == [Received("alice@example.com", ["real@example.org"], RAW)]
+    finally:
+        await sink.stop()

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from postroom.api.deps import PostroomDep, Reader, Writer
 from postroom.api.problems import Problem
+from postroom.capture.release import RELEASE_JOB, ReleaseRequest
 from postroom.core import jobs
 from postroom.core.ingest import Incoming
 from postroom.mime.compose import Attachment, ComposeError, Draft, compose
@@ -46,7 +47,7 @@ class BulkDelete(BaseModel):
     ids: list[int] = Field(..., min_length=1, max_length=10_000)
 
 
-class ReleaseRequest(BaseModel):
+class ReleaseBody(BaseModel):
     to: list[str] = Field(default_factory=list, description="recipients; default: the original envelope")
     mail_from: str | None = None
 
@@ -255,7 +256,7 @@ async def delete_message(postroom: PostroomDep, principal: Writer, message_id: i
 
 @router.post("/{message_id}/release", status_code=202)
 async def release_message(
-    postroom: PostroomDep, principal: Writer, message_id: int, release: ReleaseRequest
+    postroom: PostroomDep, principal: Writer, message_id: int, release: ReleaseBody
 ) -> dict[str, Any]:
     if not postroom.settings.release_host:
         raise Problem(409, "no release server is configured (set POSTROOM_RELEASE_HOST)")
@@ -269,13 +270,8 @@ async def release_message(
     async with postroom.engine.begin() as conn:
         job_id = await jobs.enqueue(
             conn,
-            "capture.release",
-            {
-                "message_id": message_id,
-                "tenant_id": principal.tenant_id,
-                "to": recipients,
-                "mail_from": release.mail_from,
-            },
+            RELEASE_JOB,
+            ReleaseRequest(message_id, principal.tenant_id, tuple(recipients), release.mail_from).to_payload(),
             tenant_id=principal.tenant_id,
             max_attempts=8,
         )
