@@ -56,7 +56,7 @@ class EventRecord:
         }
 
 
-async def append(conn: AsyncConnection, events: Sequence[NewEvent]) -> None:
+async def append(conn: bulk.Target, events: Sequence[NewEvent]) -> None:
     if not events:
         return
     now = utcnow()

@@ -193,7 +193,7 @@ class Ingestor:
         )
         received_at = utcnow()
         rows = [self._row(p, received_at) for p in batch]
-        async with self.engine.begin() as conn:
+        async with self.engine.connect() as connection, bulk.RawWriter.transaction(connection) as conn:
             await blobs.record(conn, refs)
             ids = await bulk.insert_returning_ids(
                 conn,

@@ -190,7 +190,7 @@ def _fsync_dir(directory: Path) -> None:
 
 
 # ---- the index, in the caller's transaction -------------------------------------------
-async def record(conn: AsyncConnection, refs: Sequence[BlobRef]) -> None:
+async def record(conn: bulk.Target, refs: Sequence[BlobRef]) -> None:
     """Index new blobs; a digest stored before keeps its first location."""
     if not refs:
         return

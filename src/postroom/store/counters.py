@@ -24,7 +24,7 @@ class TenantCounter(Base):
     unread: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
 
-async def add(conn: AsyncConnection, deltas: Mapping[int, tuple[int, int]]) -> None:
+async def add(conn: bulk.Target, deltas: Mapping[int, tuple[int, int]]) -> None:
     """Apply (messages, unread) changes per tenant."""
     rows = [(tenant, messages, unread) for tenant, (messages, unread) in deltas.items() if messages or unread]
     await bulk.insert_many(

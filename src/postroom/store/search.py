@@ -62,7 +62,7 @@ def tsvector_literal(row: SearchRow) -> str:
     return " ".join(f"'{word}':{','.join(slots)}" for word, slots in positions.items())
 
 
-async def insert(conn: AsyncConnection, rows: Sequence[SearchRow]) -> None:
+async def insert(conn: bulk.Target, rows: Sequence[SearchRow]) -> None:
     if not rows:
         return
     if conn.dialect.name == "sqlite":
