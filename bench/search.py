@@ -627,7 +627,6 @@ async def bench_engine(args: argparse.Namespace, engine_name: str, workdir: Path
         await run_queries(service, tenant_id, queries, log, args.query_budget)
         if args.explain:
             await explain(engine, blobs, tenant_id, corpus, log)
-        blobs.close()
         await engine.dispose()
     finally:
         if pg is not None:

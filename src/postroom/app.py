@@ -90,7 +90,6 @@ class Postroom:
             await self.sweeper.stop()
         await self.ingestor.stop()
         await self.hub.stop()
-        self.blobs.close()
         await self.engine.dispose()
 
     async def _prune_forever(self) -> None:

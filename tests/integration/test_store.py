@@ -43,7 +43,6 @@ async def stack(settings: Settings) -> AsyncIterator[Stack]:
     other = (await auth.create_tenant("other", "Other"))["id"]
     yield Stack(ingestor, MessageService(engine, blobs, hub), blobs, tenant, other)
     await ingestor.stop()
-    blobs.close()
     await engine.dispose()
 
 

@@ -172,14 +172,6 @@ class BlobStore:
     def delete_segment(self, segment: str) -> None:
         self.path_of(segment).unlink(missing_ok=True)
 
-    def usage(self) -> tuple[int, int]:
-        """(number of segment files, bytes on disk)."""
-        sizes = [p.stat().st_size for p in self.segments.glob("*.seg")]
-        return len(sizes), sum(sizes)
-
-    def close(self) -> None:
-        """Segments are opened per write; nothing to release."""
-
 
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
