@@ -328,7 +328,7 @@ def export_mail(
         tenant_id = await _tenant_id(postroom, tenant)
         search = parse_query(query)
         first = await postroom.messages.list(tenant_id, search, limit=1)
-        writer: Any = mailboxes.MboxWriter(path) if fmt == "mbox" else mailboxes.EmlFolderWriter(path)
+        writer = mailboxes.MboxWriter(path) if fmt == "mbox" else mailboxes.EmlFolderWriter(path)
         written = 0
         cursor = None
         with _progress() as progress:
@@ -336,18 +336,13 @@ def export_mail(
             while True:
                 page = await postroom.messages.list(tenant_id, search, limit=200, cursor=cursor)
                 for item in page.items:
-                    raw = await postroom.messages.raw(tenant_id, item["id"])
-                    if fmt == "mbox":
-                        writer.add(raw)
-                    else:
-                        writer.add_named(str(item["id"]), raw)
+                    writer.add(str(item["id"]), await postroom.messages.raw(tenant_id, item["id"]))
                     written += 1
                     progress.advance(task)
                 cursor = page.next_cursor
                 if not cursor:
                     break
-        if fmt == "mbox":
-            writer.close()
+        writer.close()
         return written
 
     written = _run(_with_postroom(_settings(storage_dir=data, database_url=database_url), work))

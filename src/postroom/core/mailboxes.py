@@ -74,8 +74,8 @@ class MboxWriter:
     def __init__(self, path: Path) -> None:
         self.box = mailbox.mbox(path, create=True)
 
-    def add(self, raw: bytes) -> None:
-        self.box.add(raw)
+    def add(self, name: str, raw: bytes) -> None:
+        self.box.add(raw)  # mbox has no file names
 
     def close(self) -> None:
         self.box.flush()
@@ -87,5 +87,8 @@ class EmlFolderWriter:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
 
-    def add_named(self, name: str, raw: bytes) -> None:
+    def add(self, name: str, raw: bytes) -> None:
         (self.path / f"{name}.eml").write_bytes(raw)
+
+    def close(self) -> None:
+        """Every file is complete once written."""

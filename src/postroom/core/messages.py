@@ -208,9 +208,6 @@ class MessageService:
             raise BlobNotFound(row.blob_sha256)
         return await asyncio.to_thread(self.blobs.read, found[row.blob_sha256])
 
-    async def html(self, tenant_id: int, message_id: int) -> str:
-        return str((await self.get(tenant_id, message_id))["html"])
-
     async def attachment(self, tenant_id: int, message_id: int, index: int) -> tuple[Part, bytes]:
         found = extract_part(await self.raw(tenant_id, message_id), index)
         if found is None:

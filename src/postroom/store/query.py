@@ -10,6 +10,7 @@ searched as free text, so a pasted URL or time still finds something.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -108,20 +109,14 @@ def _has(query: SearchQuery, value: str, negate: bool) -> None:
     query.has_attachment = not negate
 
 
-def _before(query: SearchQuery, value: str, negate: bool) -> None:
-    moment = parse_moment(value, "before")
-    if negate:
-        query.after = moment
-    else:
-        query.before = moment
+def _bound(operator: str) -> Callable[[SearchQuery, str, bool], None]:
+    opposite = "after" if operator == "before" else "before"
 
+    def apply(query: SearchQuery, value: str, negate: bool) -> None:
+        # -before:X means after:X, and the other way round.
+        setattr(query, opposite if negate else operator, parse_moment(value, operator))
 
-def _after(query: SearchQuery, value: str, negate: bool) -> None:
-    moment = parse_moment(value, "after")
-    if negate:
-        query.before = moment
-    else:
-        query.after = moment
+    return apply
 
 
 def _message_id(query: SearchQuery, value: str, negate: bool) -> None:
@@ -132,8 +127,8 @@ _FILTERS = {
     "tag": _tag,
     "is": _is,
     "has": _has,
-    "before": _before,
-    "after": _after,
+    "before": _bound("before"),
+    "after": _bound("after"),
     "message-id": _message_id,
 }
 
