@@ -9,16 +9,26 @@ import structlog
 from sqlalchemy import text
 
 from postroom.auth.service import AuthService
+from postroom.automation.webhooks import WEBHOOK_JOB, WebhookDispatcher, WebhookService, make_webhook_handler
 from postroom.capture.chaos import ChaosMonkey
 from postroom.capture.pruning import prune
 from postroom.capture.release import make_release_handler
 from postroom.capture.smtp import CaptureServer
 from postroom.config import Settings
+from postroom.core.crypto import SecretBox
 from postroom.core.events import EventHub
 from postroom.core.ingest import Ingestor
 from postroom.core.messages import MessageService
 from postroom.core.parsing import ParseSweeper
 from postroom.core.worker import JobHandler, JobWorker
+from postroom.send.feedback import FeedbackService
+from postroom.send.provider_webhooks import ProviderWebhooks
+from postroom.send.routing import TransportRouter
+from postroom.send.service import SendService
+from postroom.send.templates import TemplateService
+from postroom.send.templating import TemplateRenderer
+from postroom.send.validation import AddressChecker
+from postroom.send.worker import DeliveryWorker
 from postroom.store.blobs import BlobStore
 from postroom.store.engine import create_engine
 from postroom.store.migrate import upgrade_async
@@ -44,13 +54,33 @@ class Postroom:
         self.messages = MessageService(self.engine, self.blobs, self.hub)
         self.auth = AuthService(self.engine, settings)
         self.chaos = ChaosMonkey.from_setting(settings.smtp_chaos)
-        handlers: dict[str, JobHandler] = {"capture.release": make_release_handler(settings, self.messages)}
+        self.webhooks = WebhookService(self.engine, settings)
+        handlers: dict[str, JobHandler] = {
+            "capture.release": make_release_handler(settings, self.messages),
+            WEBHOOK_JOB: make_webhook_handler(self.webhooks),
+        }
         self.worker = JobWorker(
             self.engine,
             handlers,
             lease_seconds=settings.job_lease_seconds,
             poll_seconds=settings.job_poll_seconds,
         )
+        self.webhook_dispatcher = WebhookDispatcher(
+            self.engine, self.hub, max_attempts=settings.webhook_max_attempts, on_enqueue=self.worker.notify
+        )
+        self.secrets = SecretBox(settings.encryption_secrets)
+        self.templates = TemplateService(self.engine, TemplateRenderer())
+        self.transports = TransportRouter(self.engine, settings, self.ingestor, self.secrets)
+        self.delivery = DeliveryWorker(self.engine, self.hub, settings, self.templates, self.transports)
+        self.sending = SendService(
+            self.engine,
+            self.hub,
+            self.templates,
+            AddressChecker(production=settings.is_production),
+            on_queued=self.delivery.notify,
+        )
+        self.feedback = FeedbackService(self.engine, self.hub)
+        self.provider_webhooks = ProviderWebhooks(settings, self.feedback)
         self.capture: CaptureServer | None = None
         self.default_tenant_id = 0
         self._background: list[asyncio.Task[None]] = []
@@ -65,6 +95,8 @@ class Postroom:
         if workers:
             await self.sweeper.start()
             await self.worker.start()
+            await self.webhook_dispatcher.start()
+            await self.delivery.start()
             self._workers_running = True
             if self.settings.max_messages > 0:
                 self._background.append(asyncio.create_task(self._prune_forever(), name="prune"))
@@ -86,8 +118,11 @@ class Postroom:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._workers_running:
+            await self.delivery.stop()
+            await self.webhook_dispatcher.stop()
             await self.worker.stop()
             await self.sweeper.stop()
+        await self.provider_webhooks.close()
         await self.ingestor.stop()
         await self.hub.stop()
         await self.engine.dispose()

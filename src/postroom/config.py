@@ -211,6 +211,186 @@ class Settings(BaseSettings):
         0.5, validation_alias=_env("POSTROOM_JOB_POLL_SECONDS"), description="how often idle workers look for due jobs"
     )
 
+    # Sending
+    secret_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("POSTROOM_SECRET_KEYS", "SECRET_KEY"),
+        description="comma-separated keys (newest first) that encrypt credentials at rest; default: from JWT_SECRET",
+    )
+    smtp_relay_host: str = Field(
+        "",
+        validation_alias=_env("SMTP_RELAY_HOST", "SMTP_HOST", "SMTP_SERVER"),
+        description="SMTP server the smtp transport delivers through",
+    )
+    smtp_relay_port: int = Field(587, validation_alias=_env("SMTP_RELAY_PORT"), description="port of the SMTP relay")
+    smtp_relay_username: str = Field(
+        "", validation_alias=_env("SMTP_RELAY_USERNAME", "SMTP_USER", "SMTP_USERNAME"), description="SMTP relay login"
+    )
+    smtp_relay_password: str = Field(
+        "", validation_alias=_env("SMTP_RELAY_PASSWORD", "SMTP_PASSWORD"), description="SMTP relay password"
+    )
+    smtp_relay_tls: Literal["none", "starttls", "implicit"] = Field(
+        "starttls",
+        validation_alias=_env("SMTP_RELAY_TLS"),
+        description="none, starttls (upgrade when offered) or implicit TLS towards the relay",
+    )
+    smtp_relay_verify_tls: bool = Field(
+        True, validation_alias=_env("SMTP_RELAY_VERIFY_TLS"), description="verify the relay's TLS certificate"
+    )
+    smtp_relay_pool_size: int = Field(
+        16,
+        ge=1,
+        validation_alias=_env("SMTP_RELAY_POOL_SIZE"),
+        description="SMTP connections kept open and reused per relay",
+    )
+    smtp_relay_timeout: float = Field(
+        30.0, validation_alias=_env("SMTP_RELAY_TIMEOUT"), description="seconds before an SMTP command is deferred"
+    )
+    email_retry_delay: float = Field(
+        60.0, validation_alias=_env("EMAIL_RETRY_DELAY"), description="seconds before the first retry of a delivery"
+    )
+    email_retry_max_delay: float = Field(
+        3600.0, validation_alias=_env("EMAIL_RETRY_MAX_DELAY"), description="longest wait between two attempts"
+    )
+    email_retry_exponential_base: float = Field(
+        2.0, validation_alias=_env("EMAIL_RETRY_EXPONENTIAL_BASE"), description="growth factor of the retry delay"
+    )
+    email_worker_max_retries: int = Field(
+        5,
+        ge=0,
+        validation_alias=_env("EMAIL_WORKER_MAX_RETRIES"),
+        description="retries after the first attempt before a delivery is dead-lettered as failed",
+    )
+    email_worker_concurrency: int = Field(
+        64,
+        ge=1,
+        validation_alias=_env("EMAIL_WORKER_CONCURRENCY"),
+        description="deliveries one worker process has in flight at once",
+    )
+    email_lease_seconds: int = Field(
+        120,
+        validation_alias=_env("EMAIL_LEASE_SECONDS"),
+        description="how long a claimed delivery stays with its worker before another may take it",
+    )
+    email_domain_concurrency: int = Field(
+        32,
+        ge=1,
+        validation_alias=_env("EMAIL_DOMAIN_CONCURRENCY"),
+        description="deliveries in flight at once per recipient domain, per worker",
+    )
+    email_domain_rate: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias=_env("EMAIL_DOMAIN_RATE"),
+        description="per-domain messages/second, e.g. `gmail.com=50,*=500` (`*`: every other domain)",
+    )
+    email_transport_rate: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias=_env("EMAIL_TRANSPORT_RATE"),
+        description="per-transport messages/second, e.g. `ses=14,smtp=1000`",
+    )
+    email_transport_concurrency: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias=_env("EMAIL_TRANSPORT_CONCURRENCY"),
+        description="per-transport deliveries in flight per worker, e.g. `ses=8`",
+    )
+    public_url: str = Field(
+        "",
+        validation_alias=_env("POSTROOM_PUBLIC_URL", "PUBLIC_URL"),
+        description="public base URL for unsubscribe and tracking links; default: http://API_HOST:API_PORT",
+    )
+    bounce_domain: str = Field(
+        "",
+        validation_alias=_env("POSTROOM_BOUNCE_DOMAIN"),
+        description="domain of the VERP return path (bounces+ID@domain); default: the sender's domain",
+    )
+
+    # Outgoing webhooks
+    webhook_allow_private: bool = Field(
+        False,
+        validation_alias=_env("POSTROOM_WEBHOOK_ALLOW_PRIVATE"),
+        description="let webhook URLs reach private, loopback and link-local addresses (tests, closed networks)",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env("POSTROOM_WEBHOOK_TIMEOUT_SECONDS"),
+        description="how long one webhook delivery may take before it counts as failed",
+    )
+    webhook_max_attempts: int = Field(
+        8,
+        ge=1,
+        validation_alias=_env("POSTROOM_WEBHOOK_MAX_ATTEMPTS"),
+        description="delivery attempts per event and endpoint before it is dead-lettered",
+    )
+
+    # Email providers (HTTP APIs) and their event webhooks
+    email_provider: Literal["smtp", "ses", "sendgrid", "mailgun", "mailersend", "capture"] = Field(
+        "capture",
+        validation_alias=_env("EMAIL_PROVIDER", "POSTROOM_EMAIL_PROVIDER"),
+        description="transport for sent mail: smtp, ses, sendgrid, mailgun, mailersend or capture (kept here)",
+    )
+    ses_region: str = Field(
+        "", validation_alias=_env("SES_REGION", "AWS_REGION"), description="AWS region of Amazon SES, e.g. eu-west-1"
+    )
+    aws_access_key_id: str = Field("", validation_alias=_env("AWS_ACCESS_KEY_ID"), description="AWS access key for SES")
+    aws_secret_access_key: str = Field(
+        "", validation_alias=_env("AWS_SECRET_ACCESS_KEY"), description="AWS secret key for SES"
+    )
+    aws_session_token: str = Field(
+        "", validation_alias=_env("AWS_SESSION_TOKEN"), description="AWS session token (temporary credentials)"
+    )
+    ses_endpoint_url: str = Field(
+        "",
+        validation_alias=_env("SES_ENDPOINT_URL"),
+        description="SES API base URL; default: https://email.<region>.amazonaws.com",
+    )
+    ses_configuration_set: str = Field(
+        "",
+        validation_alias=_env("SES_CONFIGURATION_SET"),
+        description="SES configuration set whose event destinations publish delivery events",
+    )
+    sendgrid_api_key: str = Field("", validation_alias=_env("SENDGRID_API_KEY"), description="SendGrid API key")
+    sendgrid_base_url: str = Field(
+        "",
+        validation_alias=_env("SENDGRID_BASE_URL"),
+        description="SendGrid API URL; default: https://api.sendgrid.com",
+    )
+    sendgrid_webhook_public_key: str = Field(
+        "",
+        validation_alias=_env("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+        description="verification key of SendGrid's signed event webhook (base64, as SendGrid shows it)",
+    )
+    mailgun_api_key: str = Field("", validation_alias=_env("MAILGUN_API_KEY"), description="Mailgun API key")
+    mailgun_domain: str = Field("", validation_alias=_env("MAILGUN_DOMAIN"), description="Mailgun sending domain")
+    mailgun_base_url: str = Field(
+        "",
+        validation_alias=_env("MAILGUN_BASE_URL"),
+        description="Mailgun API URL: https://api.mailgun.net (US, default) or https://api.eu.mailgun.net (EU)",
+    )
+    mailgun_webhook_signing_key: str = Field(
+        "", validation_alias=_env("MAILGUN_WEBHOOK_SIGNING_KEY"), description="Mailgun HTTP webhook signing key"
+    )
+    mailersend_api_key: str = Field("", validation_alias=_env("MAILERSEND_API_KEY"), description="MailerSend API token")
+    mailersend_base_url: str = Field(
+        "",
+        validation_alias=_env("MAILERSEND_BASE_URL"),
+        description="MailerSend API URL; default: https://api.mailersend.com",
+    )
+    mailersend_webhook_secret: str = Field(
+        "", validation_alias=_env("MAILERSEND_WEBHOOK_SECRET"), description="MailerSend webhook signing secret"
+    )
+    sns_cert_host_pattern: str = Field(
+        r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?",
+        validation_alias=_env("SNS_CERT_HOST_PATTERN"),
+        description="regular expression an SNS SigningCertURL / SubscribeURL host must match (https only)",
+    )
+    webhook_tolerance_seconds: int = Field(
+        300,
+        ge=1,
+        validation_alias=_env("WEBHOOK_TOLERANCE_SECONDS"),
+        description="how old a provider webhook's signed timestamp may be before it is refused",
+    )
+
     # Logs
     log_level: str = Field(
         "INFO", validation_alias=_env("LOG_LEVEL", "POSTROOM_LOG_LEVEL"), description="DEBUG, INFO, WARNING or ERROR"
@@ -228,6 +408,28 @@ class Settings(BaseSettings):
             value = value.strip()
             if value.startswith("["):
                 return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("email_domain_rate", "email_transport_rate", "email_transport_concurrency", mode="before")
+    @classmethod
+    def _parse_rates(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            rates: dict[str, float] = {}
+            for item in value.split(","):
+                if not item.strip():
+                    continue
+                name, sep, number = item.partition("=")
+                if not sep:
+                    raise ValueError(f"expected name=number, got {item.strip()!r}")
+                rates[name.strip().lower()] = float(number)
+            return rates
+        return value
+
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
@@ -253,6 +455,35 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment in PRODUCTION_NAMES
+
+    @property
+    def encryption_secrets(self) -> list[str]:
+        return self.secret_keys or [self.jwt_secret]
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    def provider_options(self, name: str) -> dict[str, str]:
+        """The options ``build_provider(name, ...)`` takes, from these settings (unset ones left out)."""
+        options = {
+            "ses": {
+                "region": self.ses_region,
+                "access_key_id": self.aws_access_key_id,
+                "secret_access_key": self.aws_secret_access_key,
+                "session_token": self.aws_session_token,
+                "endpoint_url": self.ses_endpoint_url,
+                "configuration_set": self.ses_configuration_set,
+            },
+            "sendgrid": {"api_key": self.sendgrid_api_key, "base_url": self.sendgrid_base_url},
+            "mailgun": {
+                "api_key": self.mailgun_api_key,
+                "domain": self.mailgun_domain,
+                "base_url": self.mailgun_base_url,
+            },
+            "mailersend": {"api_key": self.mailersend_api_key, "base_url": self.mailersend_base_url},
+        }.get(name, {})
+        return {key: value for key, value in options.items() if value}
 
     @cached_property
     def resolved_database_url(self) -> str:

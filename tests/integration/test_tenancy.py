@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +23,11 @@ from tests.integration.test_api import RAW
 
 from postroom.api.http import ROUTERS
 from postroom.auth.roles import Role
+from postroom.automation.deliveries import Attempt, DeliveryRequest, record_attempt
+from postroom.send import suppression
+from postroom.send.service import BatchRecipient, BatchRequest, EmailRequest
+from postroom.send.templates import TemplateInput
+from postroom.store.types import utcnow
 
 SECRET = "TENANT-A-SECRET"
 ROLES = [Role.VIEWER, Role.DEVELOPER, Role.ADMIN, Role.SUPER_ADMIN]
@@ -39,6 +45,12 @@ class World:
     job_a: int
     tokens_a: dict[Role, str]
     tokens_b: dict[Role, str]
+    webhook_a: int = 0
+    delivery_a: int = 0
+    email_a: int = 0
+    batch_a: int = 0
+    send_delivery_a: int = 0
+    template_a: int = 0
 
     async def fresh_message(self) -> int:
         async with self.live.client(self.tokens_a[Role.SUPER_ADMIN]) as client:
@@ -54,6 +66,22 @@ class World:
             self.tenant_a, f"u{uuid.uuid4().hex[:10]}@a.example", "password123", Role.VIEWER
         )
         return int(user["id"])
+
+    async def fresh_template(self) -> int:
+        created = await self.live.postroom.templates.create(
+            self.tenant_a, TemplateInput(f"t-{uuid.uuid4().hex[:8]}", SECRET, html=f"<p>{SECRET}</p>")
+        )
+        return int(created["id"])
+
+    async def fresh_suppression(self) -> str:
+        address = f"s{uuid.uuid4().hex[:8]}@example.test"
+        async with self.live.postroom.engine.begin() as conn:
+            await suppression.add(conn, self.tenant_a, address, "manual", SECRET)
+        return address
+
+    async def fresh_webhook(self) -> int:
+        endpoint = await self.live.postroom.webhooks.create(self.tenant_a, WEBHOOK_URL, enabled=False)
+        return int(endpoint["id"])
 
 
 Call = Callable[[World], Awaitable[tuple[str, str, dict[str, Any]]]]
@@ -80,7 +108,37 @@ def on_fresh_user(method: str, **kwargs: Any) -> Call:
     return call
 
 
+def on_fresh_template(method: str, **kwargs: Any) -> Call:
+    async def call(world: World) -> tuple[str, str, dict[str, Any]]:
+        return method, f"/api/v1/templates/{await world.fresh_template()}", kwargs
+
+    return call
+
+
+def on_fresh_suppression(method: str, **kwargs: Any) -> Call:
+    async def call(world: World) -> tuple[str, str, dict[str, Any]]:
+        return method, f"/api/v1/suppressions/{await world.fresh_suppression()}", kwargs
+
+    return call
+
+
+async def requeue_delivery_a(world: World) -> tuple[str, str, dict[str, Any]]:
+    return "POST", "/api/v1/deliveries/requeue", {"json": {"ids": [world.send_delivery_a]}}
+
+
+def on_fresh_webhook(method: str, **kwargs: Any) -> Call:
+    async def call(world: World) -> tuple[str, str, dict[str, Any]]:
+        return method, f"/api/v1/webhooks/endpoints/{await world.fresh_webhook()}", kwargs
+
+    return call
+
+
 M = "/api/v1/messages/{message_id}"
+W = "/api/v1/webhooks/endpoints/{webhook_a}"
+T = "/api/v1/templates/{template_a}"
+SEND = {"from": "app@example.test", "to": ["someone@example.test"], "subject": "s", "text": "t"}
+BATCH = {"from": "app@example.test", "subject": "s", "text": "t", "recipients": [{"to": "r@example.test"}]}
+WEBHOOK_URL = "https://93.184.215.14/hook"  # public, and the endpoints stay disabled: nothing is sent
 # (method, route path, minimum role or None for public, the call to make)
 ROUTES: list[tuple[str, str, Role | None, Call]] = [
     ("GET", "/api/v1/messages", Role.VIEWER, fixed("GET", "/api/v1/messages")),
@@ -156,12 +214,88 @@ ROUTES: list[tuple[str, str, Role | None, Call]] = [
     ("GET", "/api/v1/chaos", Role.SUPER_ADMIN, fixed("GET", "/api/v1/chaos")),
     ("PUT", "/api/v1/chaos", Role.SUPER_ADMIN, fixed("PUT", "/api/v1/chaos", json={})),
     ("DELETE", "/api/v1/chaos", Role.SUPER_ADMIN, fixed("DELETE", "/api/v1/chaos")),
+    ("GET", "/api/v1/webhooks/endpoints", Role.DEVELOPER, fixed("GET", "/api/v1/webhooks/endpoints")),
+    (
+        "POST",
+        "/api/v1/webhooks/endpoints",
+        Role.ADMIN,
+        fixed("POST", "/api/v1/webhooks/endpoints", json={"url": WEBHOOK_URL, "enabled": False}),
+    ),
+    ("GET", "/api/v1/webhooks/endpoints/{endpoint_id}", Role.DEVELOPER, fixed("GET", W)),
+    ("PATCH", "/api/v1/webhooks/endpoints/{endpoint_id}", Role.ADMIN, fixed("PATCH", W, json={"description": "d"})),
+    ("DELETE", "/api/v1/webhooks/endpoints/{endpoint_id}", Role.ADMIN, on_fresh_webhook("DELETE")),
+    ("POST", "/api/v1/webhooks/endpoints/{endpoint_id}/rotate-secret", Role.ADMIN, fixed("POST", W + "/rotate-secret")),
+    ("POST", "/api/v1/webhooks/endpoints/{endpoint_id}/test", Role.ADMIN, fixed("POST", W + "/test")),
+    ("GET", "/api/v1/webhooks/endpoints/{endpoint_id}/deliveries", Role.DEVELOPER, fixed("GET", W + "/deliveries")),
+    (
+        "POST",
+        "/api/v1/webhooks/deliveries/{delivery_id}/retry",
+        Role.ADMIN,
+        fixed("POST", "/api/v1/webhooks/deliveries/{delivery_a}/retry"),
+    ),
+    ("POST", "/api/v1/emails", Role.DEVELOPER, fixed("POST", "/api/v1/emails", json=SEND)),
+    ("GET", "/api/v1/emails/{email_id}", Role.VIEWER, fixed("GET", "/api/v1/emails/{email_a}")),
+    ("POST", "/api/v1/emails/{email_id}/cancel", Role.DEVELOPER, fixed("POST", "/api/v1/emails/{email_a}/cancel")),
+    ("POST", "/api/v1/batches", Role.DEVELOPER, fixed("POST", "/api/v1/batches", json=BATCH)),
+    ("GET", "/api/v1/batches/{batch_id}", Role.VIEWER, fixed("GET", "/api/v1/batches/{batch_a}")),
+    ("POST", "/api/v1/batches/{batch_id}/cancel", Role.DEVELOPER, fixed("POST", "/api/v1/batches/{batch_a}/cancel")),
+    ("GET", "/api/v1/deliveries", Role.VIEWER, fixed("GET", "/api/v1/deliveries")),
+    ("GET", "/api/v1/deliveries/{delivery_id}", Role.VIEWER, fixed("GET", "/api/v1/deliveries/{send_delivery_a}")),
+    (
+        "POST",
+        "/api/v1/deliveries/requeue",
+        Role.ADMIN,
+        requeue_delivery_a,
+    ),
+    ("GET", "/api/v1/suppressions", Role.VIEWER, fixed("GET", "/api/v1/suppressions")),
+    (
+        "POST",
+        "/api/v1/suppressions",
+        Role.DEVELOPER,
+        fixed("POST", "/api/v1/suppressions", json={"address": "new@example.test"}),
+    ),
+    ("GET", "/api/v1/suppressions/{address}", Role.VIEWER, on_fresh_suppression("GET")),
+    ("DELETE", "/api/v1/suppressions/{address}", Role.DEVELOPER, on_fresh_suppression("DELETE")),
+    ("GET", "/api/v1/templates", Role.VIEWER, fixed("GET", "/api/v1/templates")),
+    (
+        "POST",
+        "/api/v1/templates",
+        Role.DEVELOPER,
+        fixed("POST", "/api/v1/templates", json={"name": "n-{user_a}", "subject": "s", "text": "t"}),
+    ),
+    ("GET", "/api/v1/templates/{template_id}", Role.VIEWER, fixed("GET", T)),
+    (
+        "PUT",
+        "/api/v1/templates/{template_id}",
+        Role.DEVELOPER,
+        fixed("PUT", T, json={"name": "x", "subject": "s", "text": "t"}),
+    ),
+    ("DELETE", "/api/v1/templates/{template_id}", Role.DEVELOPER, on_fresh_template("DELETE")),
+    ("POST", "/api/v1/templates/{template_id}/preview", Role.VIEWER, fixed("POST", T + "/preview", json={})),
+    ("GET", "/api/v1/sending/transports", Role.ADMIN, fixed("GET", "/api/v1/sending/transports")),
+    (
+        "PUT",
+        "/api/v1/sending/transports",
+        Role.ADMIN,
+        fixed("PUT", "/api/v1/sending/transports", json={"domain": "example.test", "provider": "capture"}),
+    ),
+    (
+        "DELETE",
+        "/api/v1/sending/transports",
+        Role.ADMIN,
+        fixed("DELETE", "/api/v1/sending/transports", params={"domain": "nothing.test"}),
+    ),
+    ("POST", "/api/v1/webhooks/ses", None, fixed("POST", "/api/v1/webhooks/ses", content=b"{}")),
+    ("POST", "/api/v1/webhooks/sendgrid", None, fixed("POST", "/api/v1/webhooks/sendgrid", content=b"[]")),
+    ("POST", "/api/v1/webhooks/mailgun", None, fixed("POST", "/api/v1/webhooks/mailgun", content=b"{}")),
+    ("POST", "/api/v1/webhooks/mailersend", None, fixed("POST", "/api/v1/webhooks/mailersend", content=b"{}")),
     ("GET", "/health", None, fixed("GET", "/health")),
     ("GET", "/ready", None, fixed("GET", "/ready")),
     ("GET", "/api/v1/health", None, fixed("GET", "/api/v1/health")),
     ("GET", "/api/v1/ready", None, fixed("GET", "/api/v1/ready")),
     ("GET", "/metrics", None, fixed("GET", "/metrics")),
     ("GET", "/", None, fixed("GET", "/")),
+    ("GET", "/{path:path}", None, fixed("GET", "/messages/1")),
 ]
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
@@ -192,6 +326,36 @@ async def world(live: LiveServer) -> World:
 
     async with postroom.engine.begin() as conn:
         world.job_a = await jobs.enqueue(conn, "capture.release", {"message_id": 0}, tenant_id=tenant_a)
+    world.webhook_a = await world.fresh_webhook()
+    later = utcnow() + timedelta(days=1)  # stays queued: cancel and requeue have something to find
+    sent = await postroom.sending.send_email(
+        tenant_a, EmailRequest(sender="app@a.example", to=["x@a.example"], subject=SECRET, text=SECRET, send_at=later)
+    )
+    world.email_a = int(sent.body["id"])
+    world.send_delivery_a = int(sent.body["recipients"][0]["id"])
+    batch = await postroom.sending.send_batch(
+        tenant_a,
+        BatchRequest(sender="app@a.example", subject=SECRET, text=SECRET, send_at=later,
+                     recipients=[BatchRecipient("y@a.example")]),
+    )  # fmt: skip
+    world.batch_a = int(batch.body["id"])
+    world.template_a = await world.fresh_template()
+    async with postroom.engine.begin() as conn:
+        world.delivery_a = await record_attempt(
+            conn,
+            Attempt(
+                tenant_id=tenant_a,
+                endpoint_id=world.webhook_a,
+                request=DeliveryRequest.for_event(world.webhook_a, 1),
+                event_type="email.sent",
+                job_id=None,
+                attempt=1,
+                status="failed",
+                started_at=utcnow(),
+                response_status=500,
+                response_body=SECRET,  # what the receiver answered must not leak either
+            ),
+        )
     return world
 
 

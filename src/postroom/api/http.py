@@ -10,10 +10,21 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from postroom import __version__
 from postroom.api import problems
-from postroom.api.routes import access, admin, events, messages, ops
+from postroom.api.routes import access, admin, events, messages, ops, provider_webhooks, send, web, webhooks
 from postroom.app import Postroom
 
-ROUTERS = (messages.router, events.router, access.router, admin.router, ops.router)
+# web last: its catch-all answers only what no other router does.
+ROUTERS = (
+    messages.router,
+    events.router,
+    access.router,
+    admin.router,
+    send.router,
+    provider_webhooks.router,
+    webhooks.router,
+    ops.router,
+    web.router,
+)
 
 
 def create_app(postroom: Postroom, *, auth_required: bool, manage_lifecycle: bool = False) -> FastAPI:

@@ -4,7 +4,10 @@ Problem (raised by routes)                    -> its own status
 AuthError                                     -> 401
 Forbidden                                     -> 403
 NotFound, MessageNotFound, BlobNotFound       -> 404
-Conflict                                      -> 409
+EmailNotFound, TemplateNotFound               -> 404
+Conflict, TemplateNameTaken                   -> 409
+IdempotencyConflict                           -> 422
+SendInputError, MessageBuildError, TemplateError -> 422, naming the field
 InvalidInput, QueryError, ValueError(cursor)  -> 400
 RequestValidationError                        -> 422, with the failing fields
 StoreUnavailable                              -> 503
@@ -25,6 +28,11 @@ from starlette.exceptions import HTTPException
 from postroom.auth.service import AuthError, Conflict, Forbidden, InvalidInput, NotFound
 from postroom.core.ingest import StoreUnavailable
 from postroom.core.messages import MessageNotFound
+from postroom.mime.build import MessageBuildError
+from postroom.send.service import EmailNotFound, IdempotencyConflict
+from postroom.send.templates import TemplateNameTaken, TemplateNotFound
+from postroom.send.templating import TemplateError
+from postroom.send.validation import SendInputError
 from postroom.store.blobs import BlobNotFound
 from postroom.store.query import QueryError
 
@@ -63,7 +71,11 @@ _STATUS_FOR: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
     (MessageNotFound, 404),
     (BlobNotFound, 404),
+    (EmailNotFound, 404),
+    (TemplateNotFound, 404),
     (Conflict, 409),
+    (TemplateNameTaken, 409),
+    (IdempotencyConflict, 422),
     (InvalidInput, 400),
     (QueryError, 400),
     (StoreUnavailable, 503),
@@ -83,6 +95,18 @@ def install(app: FastAPI) -> None:
                     detail = "no such message"
                 return problem_response(request, status, detail)
         raise exc
+
+    async def on_bad_field(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, SendInputError):
+            field, message = exc.field, exc.message
+        elif isinstance(exc, MessageBuildError):
+            field, message = exc.field, str(exc)
+        else:
+            assert isinstance(exc, TemplateError)
+            field, message = exc.part or "template", str(exc)
+        return problem_response(
+            request, 422, f"invalid request: {field}: {message}", errors=[{"field": field, "message": message}]
+        )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -104,6 +128,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     for kind, _ in _STATUS_FOR:
         app.add_exception_handler(kind, on_known)
+    for kind in (SendInputError, MessageBuildError, TemplateError):
+        app.add_exception_handler(kind, on_bad_field)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

@@ -28,6 +28,9 @@ class Permission(StrEnum):
     KEYS_OWN = "keys:own"  # create and revoke one's own API keys
     USERS_MANAGE = "users:manage"  # users and every API key of the tenant
     JOBS_MANAGE = "jobs:manage"
+    EMAILS_READ = "emails:read"  # status and timelines of sent mail, templates, suppressions
+    EMAILS_SEND = "emails:send"  # send, cancel, edit templates and suppressions
+    SENDING_MANAGE = "sending:manage"  # transports, credentials, DKIM keys, dead-letter requeue
     TENANTS_MANAGE = "tenants:manage"
     SERVER_MANAGE = "server:manage"  # chaos mode and other process-wide settings
 
@@ -38,6 +41,9 @@ MINIMUM_ROLE: dict[Permission, Role] = {
     Permission.KEYS_OWN: Role.DEVELOPER,
     Permission.USERS_MANAGE: Role.ADMIN,
     Permission.JOBS_MANAGE: Role.ADMIN,
+    Permission.EMAILS_READ: Role.VIEWER,
+    Permission.EMAILS_SEND: Role.DEVELOPER,
+    Permission.SENDING_MANAGE: Role.ADMIN,
     Permission.TENANTS_MANAGE: Role.SUPER_ADMIN,
     Permission.SERVER_MANAGE: Role.SUPER_ADMIN,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from postroom.store.base import Base
@@ -22,7 +22,17 @@ class Event(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    __table_args__ = (Index("ix_events_tenant_id_id", "tenant_id", "id"), {"sqlite_autoincrement": True})
+    __table_args__ = (
+        Index("ix_events_tenant_id_id", "tenant_id", "id"),
+        # The timeline of one delivery (its subject) without touching message events.
+        Index(
+            "ix_events_email_subject",
+            "subject_id",
+            sqlite_where=text("type LIKE 'email.%'"),
+            postgresql_where=text("type LIKE 'email.%'"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class JobStatus:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+
+from postroom.mime.build import MessageBuildError, OutgoingAttachment, OutgoingMessage, build_message
 
 
 class ComposeError(ValueError):
@@ -33,41 +34,31 @@ class Draft:
     attachments: list[Attachment] = field(default_factory=list)
 
 
-def _no_newlines(name: str, value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise ComposeError(f"{name} must not contain line breaks")
-    return value
-
-
 def compose(draft: Draft, *, domain: str = "postroom.local") -> bytes:
-    message = EmailMessage()
-    message["From"] = _no_newlines("from", draft.sender)
-    message["To"] = ", ".join(_no_newlines("to", a) for a in draft.to)
-    if draft.cc:
-        message["Cc"] = ", ".join(_no_newlines("cc", a) for a in draft.cc)
-    if draft.reply_to:
-        message["Reply-To"] = _no_newlines("reply_to", draft.reply_to)
-    message["Subject"] = _no_newlines("subject", draft.subject)
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=domain)
-    for name, value in draft.headers.items():
-        if not name or any(c in name for c in ":\r\n ") or not name.isascii():
-            raise ComposeError(f"headers: {name!r} is not a valid header name")
-        message[name] = _no_newlines(f"headers.{name}", value)
-    message.set_content(draft.text or " ")
-    if draft.html:
-        message.add_alternative(draft.html, subtype="html")
+    """Serialise ``draft`` with ``postroom.mime.build``; bad fields raise ``ComposeError``."""
+    attachments = []
     for index, attachment in enumerate(draft.attachments):
         try:
             data = base64.b64decode(attachment.content_base64, validate=True)
         except ValueError as exc:
             raise ComposeError(f"attachments[{index}].content_base64 is not base64") from exc
-        maintype, _, subtype = attachment.content_type.partition("/")
-        message.add_attachment(
-            data,
-            maintype=maintype or "application",
-            subtype=subtype or "octet-stream",
-            filename=_no_newlines(f"attachments[{index}].filename", attachment.filename),
-            cid=f"<{attachment.content_id}>" if attachment.content_id else None,
+        attachments.append(
+            OutgoingAttachment(attachment.filename, attachment.content_type, data, attachment.content_id)
         )
-    return message.as_bytes()
+    try:
+        return build_message(
+            OutgoingMessage(
+                sender=draft.sender,
+                to=draft.to,
+                cc=draft.cc,
+                reply_to=[draft.reply_to] if draft.reply_to else [],
+                subject=draft.subject,
+                text=draft.text if draft.text or not draft.html else None,
+                html=draft.html or None,
+                headers=draft.headers,
+                attachments=attachments,
+                message_id=f"<{uuid.uuid4().hex}@{domain}>",
+            )
+        ).raw
+    except MessageBuildError as exc:
+        raise ComposeError(str(exc)) from exc

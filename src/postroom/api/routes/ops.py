@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
@@ -38,12 +38,6 @@ async def _ready(postroom: PostroomDep) -> JSONResponse:
 for prefix in ("", "/api/v1"):
     router.add_api_route(f"{prefix}/health", _health, methods=["GET"], include_in_schema=prefix == "/api/v1")
     router.add_api_route(f"{prefix}/ready", _ready, methods=["GET"], include_in_schema=prefix == "/api/v1")
-
-
-@router.get("/", include_in_schema=False)
-async def home() -> RedirectResponse:
-    """Until the web UI is served here, the front door is the API's documentation."""
-    return RedirectResponse("/docs")
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -1,0 +1,1 @@
+"""Automation: outgoing webhooks (workflows and plugins join here)."""

@@ -1,0 +1,159 @@
+"""Turn an accepted email and one of its deliveries into the bytes a transport sends.
+
+The email's parts are compiled once (a stored template version, or the literal
+subject/html/text when the request carried variables) and rendered per recipient with
+the email's variables overlaid by the recipient's own. Literal content without any
+variables is sent exactly as given.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from postroom.mime.build import OutgoingMessage, build_message
+from postroom.mime.text import html_to_text
+from postroom.send.queue import Claimed
+from postroom.send.templating import CompiledTemplate, RenderedContent, TemplateRenderer, TemplateSource
+from postroom.send.transport import Attachment, OutboundMessage
+
+# (raw message, sender domain) -> signed raw message
+Signer = Callable[[bytes], bytes]
+# (html, delivery id) -> html with tracked links and an open pixel
+HtmlDecorator = Callable[[str, int], str]
+# delivery id -> (https unsubscribe URL, one-click?)
+UnsubscribeLinks = Callable[[int], list[str]]
+
+
+@dataclass
+class PreparedEmail:
+    id: int
+    tenant_id: int
+    batch: bool
+    sender: str
+    sender_address: str
+    sender_domain: str
+    to: list[str]
+    cc: list[str]
+    reply_to: list[str]
+    headers: dict[str, str]
+    attachments: tuple[Attachment, ...]
+    tags: tuple[str, ...]
+    metadata: dict[str, str]
+    variables: dict[str, Any]
+    track_opens: bool
+    track_clicks: bool
+    subject: str
+    html: str | None
+    text: str | None
+    compiled: CompiledTemplate | None = None
+    signer: Signer | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare(email: Any, renderer: TemplateRenderer, compiled: CompiledTemplate | None) -> PreparedEmail:
+    from email.utils import parseaddr
+
+    address = parseaddr(email.from_address)[1]
+    if compiled is None and email.template_id is None and (email.variables or email.batch):
+        source = TemplateSource(subject=email.subject, html=email.html, text=email.text)
+        compiled = renderer.compile(f"email-{email.id}", 1, source)
+    return PreparedEmail(
+        id=email.id,
+        tenant_id=email.tenant_id,
+        batch=email.batch,
+        sender=email.from_address,
+        sender_address=address,
+        sender_domain=address.rpartition("@")[2].lower(),
+        to=list(email.to),
+        cc=list(email.cc),
+        reply_to=list(email.reply_to),
+        headers=dict(email.headers),
+        attachments=tuple(
+            Attachment(
+                filename=a["filename"],
+                content_type=a.get("content_type") or "application/octet-stream",
+                content=base64.b64decode(a["content_base64"]),
+                content_id=a.get("content_id"),
+            )
+            for a in email.attachments
+        ),
+        tags=tuple(email.tags),
+        metadata={k: str(v) for k, v in email.metadata.items()},
+        variables=dict(email.variables),
+        track_opens=email.track_opens,
+        track_clicks=email.track_clicks,
+        subject=email.subject,
+        html=email.html,
+        text=email.text,
+        compiled=compiled,
+    )
+
+
+def _content(prepared: PreparedEmail, variables: Mapping[str, Any]) -> RenderedContent:
+    if prepared.compiled is not None:
+        return prepared.compiled.render(variables)
+    text = prepared.text if prepared.text is not None else html_to_text(prepared.html or "")
+    return RenderedContent(subject=prepared.subject, html=prepared.html, text=text)
+
+
+def return_path(delivery_id: int, domain: str) -> str:
+    """VERP: a bounce to this address names the delivery it belongs to."""
+    return f"bounces+{delivery_id}@{domain}"
+
+
+def render(
+    prepared: PreparedEmail,
+    delivery: Claimed,
+    *,
+    bounce_domain: str = "",
+    decorate_html: HtmlDecorator | None = None,
+    unsubscribe: UnsubscribeLinks | None = None,
+) -> OutboundMessage:
+    variables = {**prepared.variables, **(delivery.variables or {})}
+    content = _content(prepared, variables)
+    html = content.html
+    if html is not None and decorate_html is not None and (prepared.track_clicks or prepared.track_opens):
+        html = decorate_html(html, delivery.id)
+    to = prepared.to if not prepared.batch else [delivery.address]
+    unsubscribe_urls = unsubscribe(delivery.id) if unsubscribe is not None and prepared.batch else []
+    headers = dict(prepared.headers)
+    headers["X-Postroom-Delivery"] = str(delivery.id)
+    built = build_message(
+        OutgoingMessage(
+            sender=prepared.sender,
+            to=to,
+            cc=prepared.cc,
+            reply_to=prepared.reply_to,
+            subject=content.subject,
+            text=content.text,
+            html=html,
+            attachments=prepared.attachments,
+            headers=headers,
+            message_id=f"{delivery.id}.{secrets.token_hex(6)}@{prepared.sender_domain}",
+            list_unsubscribe=unsubscribe_urls,
+            list_unsubscribe_post=any(u.startswith("https:") for u in unsubscribe_urls),
+        )
+    )
+    raw = built.raw if prepared.signer is None else prepared.signer(built.raw)
+    return OutboundMessage(
+        reference=str(delivery.id),
+        message_id=built.message_id,
+        envelope_from=return_path(delivery.id, bounce_domain or prepared.sender_domain),
+        recipient=delivery.address,
+        from_header=prepared.sender,
+        to=tuple(to),
+        cc=tuple(prepared.cc),
+        reply_to=tuple(prepared.reply_to),
+        subject=content.subject,
+        raw=raw,
+        text=content.text,
+        html=html,
+        headers=headers,
+        attachments=prepared.attachments,
+        tags=prepared.tags,
+        metadata=prepared.metadata,
+    )
