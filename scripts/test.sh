@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-packages=(postgresql redis-server swaks)
+packages=(postgresql redis-server swaks chromium)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -15,6 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 scripts/bootstrap.sh dev
+scripts/web.sh --test
 .venv/bin/ruff check
 .venv/bin/ruff format --check
 .venv/bin/mypy

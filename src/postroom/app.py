@@ -21,7 +21,9 @@ from postroom.core.ingest import Ingestor
 from postroom.core.messages import MessageService
 from postroom.core.parsing import ParseSweeper
 from postroom.core.worker import JobHandler, JobWorker
+from postroom.send.domains import DomainService
 from postroom.send.feedback import FeedbackService
+from postroom.send.links import Links, build_tracker
 from postroom.send.provider_webhooks import ProviderWebhooks
 from postroom.send.routing import TransportRouter
 from postroom.send.service import SendService
@@ -71,7 +73,19 @@ class Postroom:
         self.secrets = SecretBox(settings.encryption_secrets)
         self.templates = TemplateService(self.engine, TemplateRenderer())
         self.transports = TransportRouter(self.engine, settings, self.ingestor, self.secrets)
-        self.delivery = DeliveryWorker(self.engine, self.hub, settings, self.templates, self.transports)
+        self.domains = DomainService(self.engine, settings, self.secrets)
+        self.feedback = FeedbackService(self.engine, self.hub)
+        self.links = Links(build_tracker(settings), self.feedback)
+        self.delivery = DeliveryWorker(
+            self.engine,
+            self.hub,
+            settings,
+            self.templates,
+            self.transports,
+            decorate_html=self.links.decorate,
+            unsubscribe=self.links.unsubscribe_urls,
+            signer_for=self.domains.signer_for,
+        )
         self.sending = SendService(
             self.engine,
             self.hub,
@@ -79,7 +93,6 @@ class Postroom:
             AddressChecker(production=settings.is_production),
             on_queued=self.delivery.notify,
         )
-        self.feedback = FeedbackService(self.engine, self.hub)
         self.provider_webhooks = ProviderWebhooks(settings, self.feedback)
         self.capture: CaptureServer | None = None
         self.default_tenant_id = 0

@@ -101,7 +101,15 @@ async def _run_service(settings: Settings, *, http: bool, smtp: bool, workers: b
     try:
         if http:
             web = create_app(postroom, auth_required=settings.auth_is_required(host))
-            config = uvicorn.Config(web, host=host, port=settings.api_port, log_config=None, access_log=False)
+            config = uvicorn.Config(
+                web,
+                host=host,
+                port=settings.api_port,
+                log_config=None,
+                access_log=False,
+                # Live event streams never end by themselves: close them after a short grace.
+                timeout_graceful_shutdown=3,
+            )
             await uvicorn.Server(config).serve()
         else:
             await _wait_for_signal()

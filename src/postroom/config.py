@@ -293,6 +293,27 @@ class Settings(BaseSettings):
         validation_alias=_env("EMAIL_TRANSPORT_CONCURRENCY"),
         description="per-transport deliveries in flight per worker, e.g. `ses=8`",
     )
+    dkim_algorithm: Literal["rsa", "ed25519"] = Field(
+        "rsa",
+        validation_alias=_env("POSTROOM_DKIM_ALGORITHM"),
+        description="key type for new DKIM keys: rsa (2048 bits, read everywhere) or ed25519 (RFC 8463, faster)",
+    )
+    spf_include: str = Field(
+        "",
+        validation_alias=_env("POSTROOM_SPF_INCLUDE"),
+        description="domain senders' SPF records must include (checked by the domain DNS check)",
+    )
+    spf_ip4: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("POSTROOM_SPF_IP4"),
+        description="comma-separated addresses or networks senders' SPF records must allow",
+    )
+    dns_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("POSTROOM_DNS_SERVERS"),
+        description="comma-separated DNS servers for the domain checks; default: the system's",
+    )
+    dns_port: int = Field(53, validation_alias=_env("POSTROOM_DNS_PORT"), description="port of POSTROOM_DNS_SERVERS")
     public_url: str = Field(
         "",
         validation_alias=_env("POSTROOM_PUBLIC_URL", "PUBLIC_URL"),
@@ -426,7 +447,7 @@ class Settings(BaseSettings):
             return rates
         return value
 
-    @field_validator("secret_keys", mode="before")
+    @field_validator("secret_keys", "spf_ip4", "dns_servers", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         if isinstance(value, str):

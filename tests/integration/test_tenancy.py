@@ -136,6 +136,7 @@ def on_fresh_webhook(method: str, **kwargs: Any) -> Call:
 M = "/api/v1/messages/{message_id}"
 W = "/api/v1/webhooks/endpoints/{webhook_a}"
 T = "/api/v1/templates/{template_a}"
+D = "/api/v1/sending/domains/a-secret.test"
 SEND = {"from": "app@example.test", "to": ["someone@example.test"], "subject": "s", "text": "t"}
 BATCH = {"from": "app@example.test", "subject": "s", "text": "t", "recipients": [{"to": "r@example.test"}]}
 WEBHOOK_URL = "https://93.184.215.14/hook"  # public, and the endpoints stay disabled: nothing is sent
@@ -285,6 +286,21 @@ ROUTES: list[tuple[str, str, Role | None, Call]] = [
         Role.ADMIN,
         fixed("DELETE", "/api/v1/sending/transports", params={"domain": "nothing.test"}),
     ),
+    ("GET", "/api/v1/sending/domains", Role.VIEWER, fixed("GET", "/api/v1/sending/domains")),
+    (
+        "POST",
+        "/api/v1/sending/domains",
+        Role.ADMIN,
+        fixed("POST", "/api/v1/sending/domains", json={"domain": "b.test"}),
+    ),
+    ("GET", "/api/v1/sending/domains/{domain}", Role.VIEWER, fixed("GET", D)),
+    ("POST", "/api/v1/sending/domains/{domain}/rotate", Role.ADMIN, fixed("POST", D + "/rotate", json={})),
+    ("GET", "/api/v1/sending/domains/{domain}/check", Role.ADMIN, fixed("GET", D + "/check")),
+    ("DELETE", "/api/v1/sending/domains/{domain}", Role.ADMIN, fixed("DELETE", "/api/v1/sending/domains/gone.test")),
+    ("GET", "/t/o/{token}", None, fixed("GET", "/t/o/not-a-token")),
+    ("GET", "/t/c/{token}", None, fixed("GET", "/t/c/not-a-token", params={"url": "https://example.test/"})),
+    ("GET", "/t/u/{token}", None, fixed("GET", "/t/u/not-a-token")),
+    ("POST", "/t/u/{token}", None, fixed("POST", "/t/u/not-a-token")),
     ("POST", "/api/v1/webhooks/ses", None, fixed("POST", "/api/v1/webhooks/ses", content=b"{}")),
     ("POST", "/api/v1/webhooks/sendgrid", None, fixed("POST", "/api/v1/webhooks/sendgrid", content=b"[]")),
     ("POST", "/api/v1/webhooks/mailgun", None, fixed("POST", "/api/v1/webhooks/mailgun", content=b"{}")),
@@ -340,6 +356,7 @@ async def world(live: LiveServer) -> World:
     )  # fmt: skip
     world.batch_a = int(batch.body["id"])
     world.template_a = await world.fresh_template()
+    await postroom.domains.add(tenant_a, "a-secret.test", "ed25519")
     async with postroom.engine.begin() as conn:
         world.delivery_a = await record_attempt(
             conn,

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from postroom import __version__
 from postroom.api import problems
-from postroom.api.routes import access, admin, events, messages, ops, provider_webhooks, send, web, webhooks
+from postroom.api.routes import access, admin, events, messages, ops, provider_webhooks, send, tracking, web, webhooks
 from postroom.app import Postroom
 
 # web last: its catch-all answers only what no other router does.
@@ -21,6 +21,7 @@ ROUTERS = (
     admin.router,
     send.router,
     provider_webhooks.router,
+    tracking.router,
     webhooks.router,
     ops.router,
     web.router,

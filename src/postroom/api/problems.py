@@ -4,7 +4,7 @@ Problem (raised by routes)                    -> its own status
 AuthError                                     -> 401
 Forbidden                                     -> 403
 NotFound, MessageNotFound, BlobNotFound       -> 404
-EmailNotFound, TemplateNotFound               -> 404
+EmailNotFound, TemplateNotFound, DomainNotFound -> 404
 Conflict, TemplateNameTaken                   -> 409
 IdempotencyConflict                           -> 422
 SendInputError, MessageBuildError, TemplateError -> 422, naming the field
@@ -29,6 +29,7 @@ from postroom.auth.service import AuthError, Conflict, Forbidden, InvalidInput, 
 from postroom.core.ingest import StoreUnavailable
 from postroom.core.messages import MessageNotFound
 from postroom.mime.build import MessageBuildError
+from postroom.send.domains import DomainNotFound
 from postroom.send.service import EmailNotFound, IdempotencyConflict
 from postroom.send.templates import TemplateNameTaken, TemplateNotFound
 from postroom.send.templating import TemplateError
@@ -72,6 +73,7 @@ _STATUS_FOR: list[tuple[type[Exception], int]] = [
     (MessageNotFound, 404),
     (BlobNotFound, 404),
     (EmailNotFound, 404),
+    (DomainNotFound, 404),
     (TemplateNotFound, 404),
     (Conflict, 409),
     (TemplateNameTaken, 409),

@@ -69,6 +69,7 @@ class Email(Base):
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     track_opens: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     track_clicks: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    list_unsubscribe: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     __table_args__ = (Index("ix_send_emails_tenant_id_id", "tenant_id", "id"), {"sqlite_autoincrement": True})

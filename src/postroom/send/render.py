@@ -20,11 +20,11 @@ from postroom.send.queue import Claimed
 from postroom.send.templating import CompiledTemplate, RenderedContent, TemplateRenderer, TemplateSource
 from postroom.send.transport import Attachment, OutboundMessage
 
-# (raw message, sender domain) -> signed raw message
+# raw message -> DKIM-signed raw message
 Signer = Callable[[bytes], bytes]
-# (html, delivery id) -> html with tracked links and an open pixel
-HtmlDecorator = Callable[[str, int], str]
-# delivery id -> (https unsubscribe URL, one-click?)
+# (html, delivery id, track clicks, track opens) -> html with tracked links and/or an open pixel
+HtmlDecorator = Callable[[str, int, bool, bool], str]
+# delivery id -> the List-Unsubscribe URLs (https first)
 UnsubscribeLinks = Callable[[int], list[str]]
 
 
@@ -46,6 +46,7 @@ class PreparedEmail:
     variables: dict[str, Any]
     track_opens: bool
     track_clicks: bool
+    list_unsubscribe: bool
     subject: str
     html: str | None
     text: str | None
@@ -86,6 +87,7 @@ def prepare(email: Any, renderer: TemplateRenderer, compiled: CompiledTemplate |
         variables=dict(email.variables),
         track_opens=email.track_opens,
         track_clicks=email.track_clicks,
+        list_unsubscribe=email.batch or email.list_unsubscribe,
         subject=email.subject,
         html=email.html,
         text=email.text,
@@ -117,9 +119,9 @@ def render(
     content = _content(prepared, variables)
     html = content.html
     if html is not None and decorate_html is not None and (prepared.track_clicks or prepared.track_opens):
-        html = decorate_html(html, delivery.id)
+        html = decorate_html(html, delivery.id, prepared.track_clicks, prepared.track_opens)
     to = prepared.to if not prepared.batch else [delivery.address]
-    unsubscribe_urls = unsubscribe(delivery.id) if unsubscribe is not None and prepared.batch else []
+    unsubscribe_urls = unsubscribe(delivery.id) if unsubscribe is not None and prepared.list_unsubscribe else []
     headers = dict(prepared.headers)
     headers["X-Postroom-Delivery"] = str(delivery.id)
     built = build_message(

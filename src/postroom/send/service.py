@@ -85,6 +85,7 @@ class Content:
     priority: str = "normal"
     track_opens: bool = False
     track_clicks: bool = False
+    list_unsubscribe: bool = False  # batches always carry it
 
 
 @dataclass
@@ -267,6 +268,7 @@ class SendService:
                 send_at=content.send_at,
                 track_opens=content.track_opens,
                 track_clicks=content.track_clicks,
+                list_unsubscribe=content.list_unsubscribe,
                 created_at=utcnow(),
             )
             .returning(Email.id)

@@ -55,6 +55,7 @@ class ContentBody(BaseModel):
     priority: Literal["high", "normal", "low"] = "normal"
     track_opens: bool = False
     track_clicks: bool = False
+    list_unsubscribe: bool = Field(False, description="add List-Unsubscribe (RFC 8058 one-click); batches always do")
 
     model_config = {"populate_by_name": True}
 
@@ -82,6 +83,7 @@ class ContentBody(BaseModel):
             "priority": self.priority,
             "track_opens": self.track_opens,
             "track_clicks": self.track_clicks,
+            "list_unsubscribe": self.list_unsubscribe,
         }
 
 
@@ -347,4 +349,49 @@ async def save_transport(body: TransportSetting, principal: SendingAdmin, postro
 async def remove_transport(principal: SendingAdmin, postroom: PostroomDep, domain: str = "") -> Response:
     if not await postroom.transports.remove(principal.tenant_id, domain):
         raise Problem(404, "no transport is set for that domain")
+    return Response(status_code=204)
+
+
+# ---- sending domains (DKIM) -------------------------------------------------------------
+
+
+class DomainBody(BaseModel):
+    domain: str
+    algorithm: Literal["rsa", "ed25519"] | None = Field(None, description="default: POSTROOM_DKIM_ALGORITHM")
+
+
+class RotateBody(BaseModel):
+    algorithm: Literal["rsa", "ed25519"] | None = None
+
+
+@router.get("/sending/domains", summary="Sending domains with their DKIM keys and the DNS records to publish")
+async def list_domains(principal: EmailReader, postroom: PostroomDep) -> dict[str, Any]:
+    return {"items": await postroom.domains.listing(principal.tenant_id)}
+
+
+@router.post("/sending/domains", status_code=201, summary="Add a sending domain: generates its DKIM key")
+async def add_domain(body: DomainBody, principal: SendingAdmin, postroom: PostroomDep) -> dict[str, Any]:
+    return await postroom.domains.add(principal.tenant_id, body.domain, body.algorithm)
+
+
+@router.get("/sending/domains/{domain}", summary="A sending domain's keys and DNS records")
+async def get_domain(domain: str, principal: EmailReader, postroom: PostroomDep) -> dict[str, Any]:
+    return await postroom.domains.get(principal.tenant_id, domain)
+
+
+@router.post("/sending/domains/{domain}/rotate", summary="Sign with a new DKIM key under a new selector")
+async def rotate_domain_key(
+    domain: str, body: RotateBody, principal: SendingAdmin, postroom: PostroomDep
+) -> dict[str, Any]:
+    return await postroom.domains.rotate(principal.tenant_id, domain, body.algorithm)
+
+
+@router.get("/sending/domains/{domain}/check", summary="Look up SPF, DKIM and DMARC and say what to publish")
+async def check_domain(domain: str, principal: SendingAdmin, postroom: PostroomDep) -> dict[str, Any]:
+    return await postroom.domains.check(principal.tenant_id, domain)
+
+
+@router.delete("/sending/domains/{domain}", status_code=204, summary="Stop signing for a domain; drops its keys")
+async def remove_domain(domain: str, principal: SendingAdmin, postroom: PostroomDep) -> Response:
+    await postroom.domains.remove(principal.tenant_id, domain)
     return Response(status_code=204)

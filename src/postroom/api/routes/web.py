@@ -19,7 +19,7 @@ router = APIRouter(tags=["web"])
 WEB_DIST = Path(__file__).resolve().parents[2] / "web_dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Paths the server answers itself: a miss there is a 404, never the app's page.
-RESERVED = ("api", "internal", "graphql", "docs", "redoc", "openapi.json", "health", "ready", "metrics")
+RESERVED = ("api", "internal", "graphql", "docs", "redoc", "openapi.json", "health", "ready", "metrics", "t")
 APP_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("send_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("track_opens", sa.Boolean(), nullable=False),
         sa.Column("track_clicks", sa.Boolean(), nullable=False),
+        sa.Column("list_unsubscribe", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_send_emails_tenant_id_tenants"), ondelete="CASCADE"
