@@ -21,6 +21,7 @@ from postroom.core.ingest import Ingestor
 from postroom.core.messages import MessageService
 from postroom.core.parsing import ParseSweeper
 from postroom.core.worker import JobHandler, JobWorker
+from postroom.send.bounces import BounceCollector
 from postroom.send.domains import DomainService
 from postroom.send.feedback import FeedbackService
 from postroom.send.links import Links, build_tracker
@@ -94,6 +95,7 @@ class Postroom:
             on_queued=self.delivery.notify,
         )
         self.provider_webhooks = ProviderWebhooks(settings, self.feedback)
+        self.bounces = BounceCollector(self.engine, self.hub, self.messages, self.feedback)
         self.capture: CaptureServer | None = None
         self.default_tenant_id = 0
         self._background: list[asyncio.Task[None]] = []
@@ -110,6 +112,7 @@ class Postroom:
             await self.worker.start()
             await self.webhook_dispatcher.start()
             await self.delivery.start()
+            await self.bounces.start()
             self._workers_running = True
             if self.settings.max_messages > 0:
                 self._background.append(asyncio.create_task(self._prune_forever(), name="prune"))
@@ -131,6 +134,7 @@ class Postroom:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._workers_running:
+            await self.bounces.stop()
             await self.delivery.stop()
             await self.webhook_dispatcher.stop()
             await self.worker.stop()

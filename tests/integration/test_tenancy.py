@@ -234,6 +234,8 @@ ROUTES: list[tuple[str, str, Role | None, Call]] = [
         Role.ADMIN,
         fixed("POST", "/api/v1/webhooks/deliveries/{delivery_a}/retry"),
     ),
+    ("GET", "/api/v1/emails", Role.VIEWER, fixed("GET", "/api/v1/emails")),
+    ("GET", "/api/v1/admin/metrics", Role.VIEWER, fixed("GET", "/api/v1/admin/metrics", params={"hours": 1})),
     ("POST", "/api/v1/emails", Role.DEVELOPER, fixed("POST", "/api/v1/emails", json=SEND)),
     ("GET", "/api/v1/emails/{email_id}", Role.VIEWER, fixed("GET", "/api/v1/emails/{email_a}")),
     ("POST", "/api/v1/emails/{email_id}/cancel", Role.DEVELOPER, fixed("POST", "/api/v1/emails/{email_a}/cancel")),

@@ -21,9 +21,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postroom.automation.deliveries import DeliveryRequest, enqueue_delivery, type_matches
-from postroom.automation.horizon import CommitHorizon
 from postroom.automation.models import WebhookEndpoint
 from postroom.core.events import EventHub
+from postroom.core.horizon import CommitHorizon
 from postroom.core.models import Event
 
 __all__ = ["WebhookDispatcher"]

@@ -168,6 +168,10 @@ class MessageService:
                 total = int(await conn.scalar(select(func.count()).select_from(capped_matches)) or 0)
                 capped = total > TOTAL_CAP
                 total = min(total, TOTAL_CAP)
+        if not cursor and not more:
+            # The whole result is on this page: count it, so the total always agrees with the
+            # items even when a message was committed between the two statements above.
+            total, capped = len(rows), False
         return Page(
             items=[summary_json(r, tags.get(r.id, [])) for r in rows],
             next_cursor=encode_cursor(rows[-1].id) if more and rows else None,

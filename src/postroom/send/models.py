@@ -216,3 +216,12 @@ class ProviderReceipt(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     __table_args__ = (UniqueConstraint("provider", "event_id"), {"sqlite_autoincrement": True})
+
+
+class Cursor(Base):
+    """How far a background reader of the event log has got (the bounce collector)."""
+
+    __tablename__ = "send_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigIntId, nullable=False, default=0)

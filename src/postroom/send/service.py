@@ -417,6 +417,31 @@ class SendService:
             counts = await self._counts(conn, batch_id)
         return {**_email_json(email), "counts": counts, "total": sum(counts.values())}
 
+    async def list_emails(
+        self, tenant_id: int, *, limit: int, before_id: int = 0, batch: bool | None = None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Newest first, each with its recipients' counts by status."""
+        where = [Email.tenant_id == tenant_id]
+        if before_id:
+            where.append(Email.id < before_id)
+        if batch is not None:
+            where.append(Email.batch.is_(batch))
+        async with self.engine.connect() as conn:
+            rows = list(await conn.execute(select(Email).where(*where).order_by(Email.id.desc()).limit(limit + 1)))
+            page = rows[:limit]
+            counts: dict[int, dict[str, int]] = {e.id: {} for e in page}
+            if page:
+                grouped = await conn.execute(
+                    select(Delivery.email_id, Delivery.status, func.count())
+                    .where(Delivery.email_id.in_(list(counts)))
+                    .group_by(Delivery.email_id, Delivery.status)
+                )
+                for email_id, status, n in grouped:
+                    counts[email_id][status] = int(n)
+        next_cursor = page[-1].id if len(rows) > limit else None
+        items = [{**_email_json(e), "counts": counts[e.id], "total": sum(counts[e.id].values())} for e in page]
+        return items, next_cursor
+
     async def list_deliveries(
         self, tenant_id: int, *, email_id: int | None, status: str | None, limit: int, after_id: int = 0
     ) -> tuple[list[dict[str, Any]], int | None]:

@@ -109,6 +109,8 @@ class DeliveryWorker:
         )
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.poll_seconds = max(0.05, settings.job_poll_seconds)
+        # A transport has its own timeouts; this one only stops a call that hangs for ever.
+        self.send_timeout = settings.smtp_relay_timeout * 2
         self._prepared: OrderedDict[int, PreparedEmail] = OrderedDict()
         self._prepare_locks: dict[int, asyncio.Lock] = {}
         self._in_flight: dict[int, asyncio.Task[None]] = {}
@@ -178,8 +180,8 @@ class DeliveryWorker:
         while not self._stopping:
             free = self.concurrency - len(self._in_flight)
             claimed: list[Claimed] = []
-            # Claim in rounds of at least a quarter of the capacity: fewer, larger claims.
-            if free >= max(1, self.concurrency // 4):
+            # Claim in rounds of at least half the capacity: fewer, larger claims.
+            if free >= max(1, self.concurrency // 2):
                 try:
                     claimed = await self._claim(free)
                 except Exception as exc:
@@ -195,7 +197,7 @@ class DeliveryWorker:
 
     def _done(self, delivery_id: int, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(delivery_id, None)
-        if len(self._in_flight) <= self.concurrency * 3 // 4:
+        if len(self._in_flight) <= self.concurrency // 2:
             self._wake.set()
 
     # ---- one delivery -----------------------------------------------------------
@@ -263,8 +265,8 @@ class DeliveryWorker:
         transport = await self.router.transport(claimed.tenant_id, prepared.sender_domain)
         started = time.monotonic()
         try:
-            async with self.limits.slot(claimed.domain, transport.name):
-                result = await asyncio.wait_for(transport.send(message), self.settings.smtp_relay_timeout * 2)
+            async with self.limits.slot(claimed.domain, transport.name), asyncio.timeout(self.send_timeout):
+                result = await transport.send(message)
         except DeliveryBounced as exc:
             return self._bounced(claimed, ref, transport.name, exc)
         except DeliveryDeferred as exc:

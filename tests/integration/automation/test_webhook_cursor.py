@@ -11,11 +11,11 @@ from tests.integration.automation.conftest import wait_until_jobs_settle
 from tests.integration.automation.receiver import Receiver
 
 from postroom.app import Postroom
-from postroom.automation.horizon import CommitHorizon
 from postroom.automation.webhooks import WEBHOOK_JOB, WebhookDispatcher
 from postroom.config import Settings
 from postroom.core import events
 from postroom.core.events import NewEvent
+from postroom.core.horizon import CommitHorizon
 from postroom.core.models import Event, Job
 from postroom.store.engine import create_engine
 

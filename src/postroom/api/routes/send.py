@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from postroom.api.deps import EmailReader, EmailSender, PostroomDep, SendingAdmin
 from postroom.api.problems import Problem
-from postroom.send import suppression
+from postroom.send import stats, suppression
 from postroom.send.models import DeliveryStatus
 from postroom.send.service import (
     Answer,
@@ -126,6 +126,28 @@ async def send_email(
         principal.tenant_id, request, idempotency=_idempotency("emails", idempotency_key, body)
     )
     return _answer(answer)
+
+
+@router.get("/emails", summary="Sent emails and batches, newest first, with recipient counts by status")
+async def list_emails(
+    principal: EmailReader,
+    postroom: PostroomDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: int = 0,
+    batch: bool | None = None,
+) -> dict[str, Any]:
+    items, next_cursor = await postroom.sending.list_emails(
+        principal.tenant_id, limit=limit, before_id=cursor, batch=batch
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/admin/metrics", summary="Sends, failures, bounces and queue depth over the last hours")
+async def sending_metrics(
+    principal: EmailReader, postroom: PostroomDep, hours: Annotated[float, Query(gt=0, le=168)] = 1
+) -> dict[str, Any]:
+    async with postroom.engine.connect() as conn:
+        return await stats.summary(conn, principal.tenant_id, hours)
 
 
 @router.get("/emails/{email_id}", summary="An email with each recipient's status and event timeline")

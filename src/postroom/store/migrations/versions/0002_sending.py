@@ -20,6 +20,12 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgres
 
 def upgrade() -> None:
     op.create_table(
+        "send_cursors",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_send_cursors")),
+    )
+    op.create_table(
         "send_provider_receipts",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("provider", sa.String(length=32), nullable=False),
@@ -210,6 +216,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("send_cursors")
     op.drop_index("ix_events_email_subject", table_name="events")
     op.drop_table("send_template_versions")
     op.drop_table("send_deliveries")

@@ -1,0 +1,158 @@
+"""Bounces that come back by SMTP: delivery status notifications turned into bounce events.
+
+Sent mail carries a VERP return path, ``bounces+<delivery id>@domain``, so a DSN is
+addressed to the delivery it is about. The collector follows ``message.received`` in
+the event log (by a stored cursor, so nothing is missed while it is down), reads the
+DSNs among them (RFC 3464, or the common plain-text formats), and feeds each failed
+or delayed recipient to the feedback service. The DSN itself stays in the inbox,
+tagged ``bounce``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from postroom.core.events import EventHub
+from postroom.core.horizon import CommitHorizon
+from postroom.core.messages import MessageService
+from postroom.core.models import Event
+from postroom.mime.dsn import BounceReport, parse_bounce
+from postroom.send.feedback import Feedback, FeedbackService
+from postroom.send.models import Cursor
+
+log = structlog.get_logger(__name__)
+
+CURSOR = "bounces"
+VERP = re.compile(r"^bounces\+(\d+)@", re.IGNORECASE)
+OUR_MESSAGE_ID = re.compile(r"^<?(\d+)\.[0-9a-f]{12}@")
+BATCH = 500
+
+
+def delivery_from_verp(addresses: list[str]) -> int | None:
+    for address in addresses:
+        match = VERP.match(address)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def feedback_from(report: BounceReport, delivery_id: int | None) -> list[Feedback]:
+    """One feedback per failed or delayed recipient of the report."""
+    if delivery_id is None and report.original_message_id:
+        match = OUR_MESSAGE_ID.match(report.original_message_id)
+        delivery_id = int(match.group(1)) if match else None
+    found = []
+    for status in report.recipients:
+        if status.action not in ("failed", "delayed"):
+            continue
+        found.append(
+            Feedback(
+                type="bounced" if status.action == "failed" else "deferred",
+                source="dsn",
+                delivery_id=delivery_id,
+                recipient=status.recipient,
+                bounce_kind="soft" if status.action == "delayed" or status.kind == "soft" else "hard",
+                diagnostic=" ".join(part for part in (status.status, status.diagnostic_code) if part) or None,
+            )
+        )
+    return found
+
+
+class BounceCollector:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        hub: EventHub,
+        messages: MessageService,
+        feedback: FeedbackService,
+        *,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.messages = messages
+        self.feedback = feedback
+        self.poll_seconds = poll_seconds
+        self.horizon = CommitHorizon()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="bounce-collector")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            generation = self.hub.generation
+            try:
+                more = await self.run_once()
+            except Exception as exc:
+                log.warning("bounce_collector_failed", error=str(exc))
+                more = False
+                await asyncio.sleep(self.poll_seconds)
+            if not more:
+                await self.hub.wait(generation)
+
+    @staticmethod
+    async def _cursor(conn: AsyncConnection) -> int:
+        return int(await conn.scalar(select(Cursor.position).where(Cursor.name == CURSOR)) or 0)
+
+    @staticmethod
+    async def _save(conn: AsyncConnection, position: int) -> None:
+        insert_fn = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+        statement = insert_fn(Cursor).values(name=CURSOR, position=position)
+        await conn.execute(statement.on_conflict_do_update(index_elements=["name"], set_={"position": position}))
+
+    async def run_once(self) -> bool:
+        """Read the next events; True when more are waiting."""
+        async with self.engine.connect() as conn:
+            cursor = await self._cursor(conn)
+            safe, _ = await self.horizon.safe_upto(conn, cursor)
+            rows = list(
+                await conn.execute(
+                    select(Event.id, Event.tenant_id, Event.subject_id, Event.payload)
+                    .where(Event.id > cursor, Event.id <= safe, Event.type == "message.received")
+                    .order_by(Event.id)
+                    .limit(BATCH)
+                )
+            )
+        last = rows[-1][0] if len(rows) == BATCH else safe
+        for _event_id, tenant_id, message_id, payload in rows:
+            await self._consider(tenant_id, message_id, payload)
+        if last != cursor:
+            async with self.engine.begin() as conn:
+                await self._save(conn, last)
+        return len(rows) == BATCH
+
+    async def _consider(self, tenant_id: int, message_id: int | None, payload: dict[str, Any]) -> None:
+        recipients = [str(a.get("address", "")) for a in payload.get("to") or [] if isinstance(a, dict)]
+        delivery_id = delivery_from_verp(recipients)
+        subject = str(payload.get("subject") or "").lower()
+        looks_like_dsn = delivery_id is not None or any(
+            word in subject for word in ("undeliver", "delivery status", "returned mail", "failure notice")
+        )
+        if message_id is None or not looks_like_dsn:
+            return
+        raw = await self.messages.raw(tenant_id, message_id)
+        report = await asyncio.to_thread(parse_bounce, raw)
+        if report is None:
+            return
+        items = feedback_from(report, delivery_id)
+        if not items:
+            return
+        applied = await self.feedback.apply(items)
+        await self.messages.update(tenant_id, message_id, add_tags=["bounce"])
+        log.info("dsn_bounce", message_id=message_id, matched=applied.matched, unmatched=applied.unmatched)
