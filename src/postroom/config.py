@@ -405,6 +405,11 @@ class Settings(BaseSettings):
         validation_alias=_env("SNS_CERT_HOST_PATTERN"),
         description="regular expression an SNS SigningCertURL / SubscribeURL host must match (https only)",
     )
+    sns_ca_bundle: Path | None = Field(
+        None,
+        validation_alias=_env("SNS_CA_BUNDLE"),
+        description="PEM file of authorities trusted when fetching SNS certificates; default: the system's",
+    )
     webhook_tolerance_seconds: int = Field(
         300,
         ge=1,

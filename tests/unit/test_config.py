@@ -64,3 +64,57 @@ def test_laptop_defaults_are_open_only_on_loopback() -> None:
 
 def test_configuration_docs_match_the_settings() -> None:
     assert settings_table() in DOCS.read_text(), "regenerate docs/configuration.md from postroom.config.settings_table"
+
+
+def test_the_sending_names_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "SMTP_PORT": "2525",
+        "SMTP_RELAY_HOST": "relay.example",
+        "SMTP_RELAY_PORT": "465",
+        "SMTP_RELAY_USERNAME": "mailer",
+        "SMTP_RELAY_PASSWORD": "pw",
+        "SMTP_RELAY_TLS": "implicit",
+        "EMAIL_PROVIDER": "ses",
+        "EMAIL_RETRY_DELAY": "30",
+        "EMAIL_RETRY_MAX_DELAY": "600",
+        "EMAIL_RETRY_EXPONENTIAL_BASE": "3",
+        "EMAIL_WORKER_MAX_RETRIES": "7",
+        "EMAIL_DOMAIN_RATE": "gmail.com=50, *=500",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.smtp_port == 2525  # still the capture listener
+    assert (settings.smtp_relay_host, settings.smtp_relay_port, settings.smtp_relay_tls) == (
+        "relay.example",
+        465,
+        "implicit",
+    )
+    assert (settings.smtp_relay_username, settings.smtp_relay_password) == ("mailer", "pw")
+    assert settings.email_provider == "ses"
+    assert (settings.email_retry_delay, settings.email_retry_max_delay) == (30, 600)
+    assert (settings.email_retry_exponential_base, settings.email_worker_max_retries) == (3, 7)
+    assert settings.email_domain_rate == {"gmail.com": 50, "*": 500}
+
+
+@pytest.mark.parametrize(
+    ("host", "user", "password"),
+    [("SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD"), ("SMTP_SERVER", "SMTP_USERNAME", "SMTP_PASSWORD")],
+)
+def test_the_older_smtp_names_set_the_relay(
+    monkeypatch: pytest.MonkeyPatch, host: str, user: str, password: str
+) -> None:
+    monkeypatch.setenv(host, "old.example")
+    monkeypatch.setenv(user, "someone")
+    monkeypatch.setenv(password, "secret")
+    settings = Settings()
+    assert (settings.smtp_relay_host, settings.smtp_relay_username, settings.smtp_relay_password) == (
+        "old.example",
+        "someone",
+        "secret",
+    )
+
+
+def test_a_bad_rate_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMAIL_DOMAIN_RATE", "gmail.com:50")
+    with pytest.raises(ValidationError, match="EMAIL_DOMAIN_RATE"):
+        Settings()

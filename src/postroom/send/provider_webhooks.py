@@ -36,10 +36,13 @@ def to_feedback(event: ProviderEvent) -> Feedback:
 
 
 class ProviderWebhooks:
-    def __init__(self, settings: Settings, feedback: FeedbackService, *, sns_tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, settings: Settings, feedback: FeedbackService) -> None:
         self.settings = settings
         self.feedback = feedback
-        self.fetcher = ses.SnsFetcher(settings.sns_cert_host_pattern, verify=sns_tls or True)
+        trust: ssl.SSLContext | bool = True
+        if settings.sns_ca_bundle is not None:
+            trust = ssl.create_default_context(cafile=str(settings.sns_ca_bundle))
+        self.fetcher = ses.SnsFetcher(settings.sns_cert_host_pattern, verify=trust)
 
     async def close(self) -> None:
         await self.fetcher.close()

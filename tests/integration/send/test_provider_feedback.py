@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from tests.fakes.mailgun import FakeMailgun, mailgun_delivery
 from tests.fakes.sendgrid import FakeSendGrid, SendGridWebhookSigner
+from tests.fakes.ses import FakeSes
+from tests.fakes.sns import FakeSns
 from tests.integration.conftest import LiveFactory, LiveServer
 from tests.integration.send.test_send_api import wait_for_status
 
 from postroom.auth.roles import Role
+from postroom.send.models import TransportConfig
 
 
 @pytest.fixture
@@ -46,6 +52,9 @@ async def test_sendgrid_transport_and_signed_events(live_factory: LiveFactory, f
         assert saved.status_code == 200, saved.text
         listed = (await client.get("/api/v1/sending/transports")).json()
         assert listed["items"][0]["options"]["api_key"] == "********"  # never shown again
+        async with live.postroom.engine.connect() as conn:
+            stored = await conn.scalar(select(TransportConfig.options))
+        assert stored and b"SG.test-key" not in stored  # encrypted at rest
 
         sent = (
             await client.post(
@@ -168,3 +177,73 @@ async def test_mailgun_webhook_token_cannot_be_replayed(live_factory: LiveFactor
         body = (await client.get(f"/api/v1/emails/{sent['id']}")).json()
         assert body["recipients"][0]["status"] == "complained"
         assert (await client.get("/api/v1/suppressions/c@example.test")).json()["reason"] == "complaint"
+
+
+@pytest.fixture
+async def fake_ses() -> AsyncIterator[FakeSes]:
+    server = FakeSes(access_key_id="AKIDEXAMPLE", secret_access_key="secret-key", region="eu-west-1")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def fake_sns(tmp_path: Path) -> AsyncIterator[FakeSns]:
+    server = FakeSns()
+    await server.start_https(tmp_path)
+    yield server
+    await server.stop()
+
+
+# The fakes come first so that they outlive Postroom (whose connections they would wait for).
+async def test_ses_from_the_environment_and_sns_events(
+    fake_ses: FakeSes, fake_sns: FakeSns, live_factory: LiveFactory, tmp_path: Path
+) -> None:
+    ses, sns = fake_ses, fake_sns
+    bundle = tmp_path / "sns-ca.pem"
+    bundle.write_bytes((tmp_path / "sns-tls.pem").read_bytes())  # the fake's self-signed TLS certificate
+    live = await live_factory(
+        email_provider="ses",
+        ses_region="eu-west-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret-key",
+        ses_endpoint_url=ses.base_url,
+        sns_cert_host_pattern=r"127\.0\.0\.1",
+        sns_ca_bundle=bundle,
+    )
+    async with live.client(await live.api_key(Role.DEVELOPER)) as client:
+        sent = (
+            await client.post(
+                "/api/v1/emails",
+                json={"from": "a@example.test", "to": "d@example.test", "subject": "via ses", "text": "t"},
+            )
+        ).json()
+        delivery = (await wait_for_status(client, sent["id"], {"sent"}))["recipients"][0]
+        assert delivery["transport"] == "ses"
+        now = datetime.now(UTC)
+        async with httpx.AsyncClient(base_url=live.base_url) as anonymous:
+            headers, body = sns.subscription_confirmation(timestamp=now)
+            confirmed = await anonymous.post("/api/v1/webhooks/ses", content=body, headers=headers)
+            assert confirmed.status_code == 200 and sns.confirmed  # SubscribeURL was visited
+            record = {
+                "eventType": "Delivery",
+                "mail": {
+                    "timestamp": now.isoformat(),
+                    "source": "a@example.test",
+                    "messageId": delivery["provider_message_id"],
+                    "destination": ["d@example.test"],
+                    "tags": {"postroom-reference": [str(delivery["id"])]},
+                },
+                "delivery": {"timestamp": now.isoformat(), "recipients": ["d@example.test"],
+                             "smtpResponse": "250 2.6.0 Message received"},
+            }  # fmt: skip
+            headers, body = sns.notification(record, timestamp=now)
+            answer = await anonymous.post("/api/v1/webhooks/ses", content=body, headers=headers)
+            assert answer.status_code == 200, answer.text
+            forged = await anonymous.post(
+                "/api/v1/webhooks/ses", content=body.replace(b"Delivery", b"Bounce"), headers=headers
+            )
+            assert forged.status_code == 401
+        found = (await client.get(f"/api/v1/emails/{sent['id']}")).json()
+        assert found["recipients"][0]["status"] == "delivered"
+        assert found["recipients"][0]["events"][-1]["source"] == "ses"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
-from tests.integration.conftest import LiveServer
+from tests.integration.conftest import LiveFactory, LiveServer
 from tests.integration.send.smtp_sink import ScriptedSink
 from tests.integration.send.test_send_api import wait_for_status
+from tests.services import free_port
 
 from postroom.auth.roles import Role
 
@@ -67,3 +70,47 @@ async def test_dropped_connection_and_timeout_are_deferred(relay_live: LiveServe
         assert drop["status"] == "failed" and hang["status"] == "failed" and fine["status"] == "delivered"
         assert all(e["type"] != "bounced" for e in drop["events"] + hang["events"])
     assert [r.rcpt_tos for r in sink.received] == [["fine@example.test"]]
+
+
+def tls_relay(tmp_path: Path, password: str) -> dict[str, object]:
+    """Settings whose relay is Postroom's own capture port, requiring STARTTLS and a password."""
+    users = tmp_path / "smtp-users"
+    users.write_text("mailer:s3cret-pass\n")
+    port = free_port()
+    return {
+        "smtp": True,
+        "smtp_port": port,
+        "smtp_auth": "file",
+        "smtp_auth_file": users,
+        "smtp_tls": "starttls",
+        "smtp_auth_allow_insecure": False,
+        "email_provider": "smtp",
+        "smtp_relay_host": "127.0.0.1",
+        "smtp_relay_port": port,
+        "smtp_relay_tls": "starttls",
+        "smtp_relay_verify_tls": False,  # the capture server's certificate is self-signed
+        "smtp_relay_username": "mailer",
+        "smtp_relay_password": password,
+        "email_retry_delay": 0.1,
+        "email_retry_max_delay": 0.2,
+        "email_worker_max_retries": 1,
+    }
+
+
+async def test_relay_over_starttls_with_a_login(live_factory: LiveFactory, tmp_path: Path) -> None:
+    live = await live_factory(**tls_relay(tmp_path, "s3cret-pass"))
+    async with live.client(await live.api_key(Role.DEVELOPER)) as client:
+        email_id = await send(client, ["tls@example.test"], subject="over tls")
+        body = await wait_for_status(client, email_id, {"delivered"})
+        assert body["recipients"][0]["transport"] == "smtp"
+        inbox = (await client.get("/api/v1/messages", params={"query": 'subject:"over tls"'})).json()
+        assert inbox["total"] == 1  # it arrived through the relay, which is the capture port
+
+
+async def test_a_refused_relay_login_is_retried_then_fails(live_factory: LiveFactory, tmp_path: Path) -> None:
+    live = await live_factory(**tls_relay(tmp_path, "wrong"))
+    async with live.client(await live.api_key(Role.DEVELOPER)) as client:
+        email_id = await send(client, ["tls@example.test"], subject="bad login")
+        body = await wait_for_status(client, email_id, {"failed"})
+        assert "refused the login" in body["recipients"][0]["last_response"]
+        assert [e["type"] for e in body["recipients"][0]["events"]][-2:] == ["deferred", "failed"]
