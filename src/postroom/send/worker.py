@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -72,6 +73,15 @@ class _Finished:
     suppress: tuple[int, str, str] | None = None  # tenant, address, detail
 
 
+def _redis(url: str) -> Any:
+    """A Redis client for shared rate limits, when REDIS_URL is set (connects on first use)."""
+    if not url:
+        return None
+    import redis.asyncio as aioredis
+
+    return aioredis.from_url(url)
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -106,6 +116,7 @@ class DeliveryWorker:
             domain_rates=settings.email_domain_rate,
             transport_rates=settings.email_transport_rate,
             transport_concurrency=settings.email_transport_concurrency,
+            redis=_redis(settings.redis_url),
         )
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.poll_seconds = max(0.05, settings.job_poll_seconds)
@@ -150,6 +161,8 @@ class DeliveryWorker:
             async with self.engine.begin() as conn:
                 await queue.release(conn, self.worker_id, unfinished)
         await self.router.close()
+        if self.limits.redis is not None:
+            await self.limits.redis.aclose()
 
     async def run_until_idle(self, max_seconds: float = 30.0) -> None:
         """Deliver everything due now and write it back (tests and the CLI's one-shot mode)."""
