@@ -2,7 +2,7 @@
 
 A tenant may store a transport for one sender domain or for all its mail (credentials
 encrypted at rest). Without one, ``EMAIL_PROVIDER`` decides: ``capture`` (into the
-tenant's own inbox, the default outside production), ``smtp`` (``SMTP_RELAY_*``) or one of
+tenant's own inbox, the default), ``smtp`` (``SMTP_RELAY_*``) or one of
 the HTTP providers with its options from the environment.
 """
 
@@ -77,17 +77,11 @@ class TransportRouter:
 
     @property
     def default_provider(self) -> str:
-        configured: str = getattr(self.settings, "email_provider", "") or ""
-        if configured:
-            return configured
-        return "smtp" if self.settings.is_production else "capture"
+        return self.settings.email_provider
 
     def _default_route(self) -> Route:
         provider = self.default_provider
-        options: dict[str, str] = {}
-        gather = getattr(self.settings, "provider_options", None)
-        if provider not in ("capture", "smtp") and gather is not None:
-            options = dict(gather(provider))
+        options = self.settings.provider_options(provider) if provider not in ("capture", "smtp") else {}
         return Route(provider, options)
 
     async def _tenant_routes(self, tenant_id: int) -> dict[str, Route]:
