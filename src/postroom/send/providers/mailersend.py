@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from postroom.send.providers import options as opts
-from postroom.send.providers.http import DEFAULT_TIMEOUT, ProviderClient, raise_for_answer
-from postroom.send.providers.payload import b64, content_id, disposition, mailbox, require_body
-from postroom.send.transport import DeliveryResult, OutboundMessage
+from postroom.send.providers.http import DEFAULT_TIMEOUT, ProviderClient
+from postroom.send.providers.payload import JsonMailApi, attachment_items, mailbox, require_body
+from postroom.send.transport import OutboundMessage
 
 DEFAULT_BASE_URL = "https://api.mailersend.com"
 SEND_PATH = "/v1/email"
@@ -26,7 +26,9 @@ def _address(value: str) -> dict[str, str]:
     return {"email": address, "name": name} if name else {"email": address}
 
 
-class MailerSendTransport:
+class MailerSendTransport(JsonMailApi):
+    label = "MailerSend"
+    send_path = SEND_PATH
     name = "mailersend"
 
     def __init__(
@@ -72,28 +74,5 @@ class MailerSendTransport:
             headers[REFERENCE_HEADER] = message.reference
             body["headers"] = [{"name": name, "value": value} for name, value in headers.items()]
         if message.attachments:
-            body["attachments"] = []
-            for attachment in message.attachments:
-                item = {
-                    "content": b64(attachment.content),
-                    "filename": attachment.filename,
-                    "disposition": disposition(attachment),
-                }
-                cid = content_id(attachment)
-                if cid:
-                    item["id"] = cid
-                body["attachments"].append(item)
+            body["attachments"] = attachment_items(message, id_key="id", with_type=False)
         return body
-
-    async def send(self, message: OutboundMessage) -> DeliveryResult:
-        response = await self._http.post(SEND_PATH, json=self.request_body(message))
-        raise_for_answer("MailerSend", response)
-        message_id = response.headers.get("X-Message-Id") or None
-        return DeliveryResult(response=f"{response.status_code} Accepted", provider_message_id=message_id)
-
-    @property
-    def base_url(self) -> str:
-        return self._http.base_url
-
-    async def close(self) -> None:
-        await self._http.close()

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from postroom.send.providers import options as opts
-from postroom.send.providers.http import DEFAULT_TIMEOUT, ProviderClient, raise_for_answer
-from postroom.send.providers.payload import b64, content_id, disposition, mailbox, require_body
-from postroom.send.transport import DeliveryResult, OutboundMessage
+from postroom.send.providers.http import DEFAULT_TIMEOUT, ProviderClient
+from postroom.send.providers.payload import JsonMailApi, attachment_items, mailbox, require_body
+from postroom.send.transport import OutboundMessage
 
 DEFAULT_BASE_URL = "https://api.sendgrid.com"
 SEND_PATH = "/v3/mail/send"
@@ -42,7 +42,9 @@ def _address(value: str) -> dict[str, str]:
     return {"email": address, "name": name} if name else {"email": address}
 
 
-class SendGridTransport:
+class SendGridTransport(JsonMailApi):
+    label = "SendGrid"
+    send_path = SEND_PATH
     name = "sendgrid"
 
     def __init__(self, *, api_key: str, base_url: str = DEFAULT_BASE_URL, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -83,29 +85,5 @@ class SendGridTransport:
         if message.tags:
             body["categories"] = list(dict.fromkeys(message.tags))[:MAX_CATEGORIES]
         if message.attachments:
-            body["attachments"] = []
-            for attachment in message.attachments:
-                item = {
-                    "content": b64(attachment.content),
-                    "type": attachment.content_type,
-                    "filename": attachment.filename,
-                    "disposition": disposition(attachment),
-                }
-                cid = content_id(attachment)
-                if cid:
-                    item["content_id"] = cid
-                body["attachments"].append(item)
+            body["attachments"] = attachment_items(message, id_key="content_id", with_type=True)
         return body
-
-    async def send(self, message: OutboundMessage) -> DeliveryResult:
-        response = await self._http.post(SEND_PATH, json=self.request_body(message))
-        raise_for_answer("SendGrid", response)
-        message_id = response.headers.get("X-Message-Id") or None
-        return DeliveryResult(response=f"{response.status_code} Accepted", provider_message_id=message_id)
-
-    @property
-    def base_url(self) -> str:
-        return self._http.base_url
-
-    async def close(self) -> None:
-        await self._http.close()
