@@ -275,6 +275,12 @@ ROUTES: list[tuple[str, str, Role | None, Call]] = [
     ),
     ("DELETE", "/api/v1/templates/{template_id}", Role.DEVELOPER, on_fresh_template("DELETE")),
     ("POST", "/api/v1/templates/{template_id}/preview", Role.VIEWER, fixed("POST", T + "/preview", json={})),
+    (
+        "POST",
+        "/api/v1/templates/preview",
+        Role.VIEWER,
+        fixed("POST", "/api/v1/templates/preview", json={"subject": "s", "text": "{{ x }}"}),
+    ),
     ("GET", "/api/v1/sending/transports", Role.ADMIN, fixed("GET", "/api/v1/sending/transports")),
     (
         "PUT",

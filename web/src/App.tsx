@@ -13,6 +13,7 @@ import { useLocation } from "./router";
 const ProfilePage = lazy(() => import("./pages/ProfilePage"));
 const ApiKeysPage = lazy(() => import("./pages/ApiKeysPage"));
 const UsersPage = lazy(() => import("./pages/UsersPage"));
+const SendingPage = lazy(() => import("./sending/SendingPage"));
 
 function Page() {
   const { path } = useLocation();
@@ -20,6 +21,7 @@ function Page() {
   if (path === "/profile") return <ProfilePage />;
   if (path === "/api-keys" && can("keys:own")) return <ApiKeysPage />;
   if (path === "/users" && can("users:manage")) return <UsersPage />;
+  if ((path === "/sending" || path.startsWith("/sending/")) && can("emails:read")) return <SendingPage />;
   if (path === "/" || path.startsWith("/messages/")) return <InboxPage />;
   return (
     <Box sx={{ p: 4 }}>

@@ -15,7 +15,11 @@ export type LiveStatus = "connecting" | "live" | "offline";
 
 const TYPES = "message.received,message.updated,message.deleted";
 
-export function useLiveEvents(onEvent: (event: LiveEvent) => void, onReconnect: () => void): LiveStatus {
+export function useLiveEvents(
+  onEvent: (event: LiveEvent) => void,
+  onReconnect: () => void,
+  types: string = TYPES,
+): LiveStatus {
   const [status, setStatus] = useState<LiveStatus>("connecting");
   const handler = useRef(onEvent);
   const reconnected = useRef(onReconnect);
@@ -32,7 +36,7 @@ export function useLiveEvents(onEvent: (event: LiveEvent) => void, onReconnect: 
     let failures = 0;
 
     const connect = () => {
-      const params: Record<string, string> = { types: TYPES };
+      const params: Record<string, string> = { types };
       if (lastId !== null) params.after = String(lastId);
       source = new EventSource(authedUrl("/api/v1/events/stream", params));
       source.onopen = () => {
@@ -46,7 +50,7 @@ export function useLiveEvents(onEvent: (event: LiveEvent) => void, onReconnect: 
         lastId = event.id;
         handler.current(event);
       };
-      for (const type of TYPES.split(",")) source.addEventListener(type, receive as EventListener);
+      for (const type of types.split(",")) source.addEventListener(type, receive as EventListener);
       source.onerror = () => {
         setStatus(source?.readyState === EventSource.CLOSED ? "offline" : "connecting");
         if (source?.readyState !== EventSource.CLOSED || stopped) return;
@@ -67,6 +71,6 @@ export function useLiveEvents(onEvent: (event: LiveEvent) => void, onReconnect: 
       clearTimeout(retry);
       source?.close();
     };
-  }, []);
+  }, [types]);
   return status;
 }

@@ -25,6 +25,7 @@ from postroom.send import suppression
 from postroom.send.events import DeliveryRef
 from postroom.send.models import Delivery, DeliveryStatus, Email, IdempotentRequest, Priority
 from postroom.send.templates import TemplateService
+from postroom.send.templating import UndefinedVariableError
 from postroom.send.validation import AddressChecker, Mailbox, SendInputError, check_header, no_line_breaks
 from postroom.store import bulk
 from postroom.store.types import db_json, utcnow
@@ -325,8 +326,7 @@ class SendService:
             raise SendInputError("to", "give at least one recipient in to, cc or bcc")
         if len(recipients) > MAX_RECIPIENTS_PER_EMAIL:
             raise SendInputError("to", f"at most {MAX_RECIPIENTS_PER_EMAIL} recipients; use /api/v1/batches")
-        if request.template_id is not None:
-            await self.templates.check_renders(tenant_id, request.template_id, request.variables)
+        await self._check_renders(tenant_id, request, request.variables, "variables")
         run_at = request.send_at or utcnow()
 
         async def work(conn: AsyncConnection) -> tuple[Answer, list[NewEvent]]:
@@ -353,17 +353,22 @@ class SendService:
             raise SendInputError("recipients", "give at least one recipient")
         if len(request.recipients) > MAX_BATCH_RECIPIENTS:
             raise SendInputError("recipients", f"at most {MAX_BATCH_RECIPIENTS} recipients per batch")
-        if request.template_id is not None:
-            await self.templates.check_renders(tenant_id, request.template_id, None)
         accepted: list[tuple[Mailbox, str, dict[str, Any] | None]] = []
         rejected: list[dict[str, Any]] = []
+        first_valid = 0
         for index, recipient in enumerate(request.recipients):
             try:
                 mailbox = self.checker.mailbox(f"recipients[{index}].to", recipient.to)
             except SendInputError as exc:
                 rejected.append({"index": index, "to": recipient.to, "error": exc.message})
                 continue
+            if not accepted:
+                first_valid = index
             accepted.append((mailbox, "to", recipient.variables))
+        if accepted:
+            # Every recipient renders the same parts: one trial catches what would fail them all.
+            merged = {**request.variables, **(accepted[0][2] or {})}
+            await self._check_renders(tenant_id, request, merged, f"recipients[{first_valid}].variables", batch=True)
         run_at = request.send_at or utcnow()
 
         async def work(conn: AsyncConnection) -> tuple[Answer, list[NewEvent]]:
@@ -377,6 +382,17 @@ class SendService:
             return Answer(202, body), new_events
 
         return await self._with_idempotency(tenant_id, idempotency, work)
+
+    async def _check_renders(
+        self, tenant_id: int, content: Content, variables: dict[str, Any], field: str, *, batch: bool = False
+    ) -> None:
+        try:
+            if content.template_id is not None:
+                await self.templates.check_renders(tenant_id, content.template_id, variables)
+            elif variables or batch:
+                self.templates.check_literal(content.subject or "", content.html, content.text, variables)
+        except UndefinedVariableError as exc:
+            raise SendInputError(field, f"the template needs {exc.variable!r}: {exc}") from exc
 
     # ---- reading -----------------------------------------------------------------
 

@@ -168,13 +168,22 @@ class TemplateService:
             found = await self._version(conn, template_id, version)
         return self.renderer.compile(str(template_id), version, self._source(found.subject, found.html, found.text))
 
-    async def check_renders(self, tenant_id: int, template_id: int, variables: dict[str, Any] | None) -> None:
-        """Fail at acceptance, not at delivery: the template exists and, given variables, renders."""
+    async def check_renders(self, tenant_id: int, template_id: int, variables: dict[str, Any]) -> None:
+        """Fail at acceptance, not at delivery: the template exists and renders with these variables."""
         async with self.engine.connect() as conn:
             template = await self._template(conn, tenant_id, template_id)
         compiled = await self.compiled(template_id, template.current_version)
-        if variables is not None:
-            compiled.render(variables)
+        compiled.render(variables)
+
+    def check_literal(self, subject: str, html: str | None, text: str | None, variables: dict[str, Any]) -> None:
+        """Literal content sent with variables is a template too: it must render with them."""
+        self.renderer.trial(self._source(subject, html, text), variables)
+
+    def preview_source(
+        self, subject: str, html: str | None, text: str | None, variables: dict[str, Any] | None
+    ) -> Preview:
+        """Render template source that is not saved (an editor's live preview)."""
+        return self.renderer.preview(self._source(subject, html, text), variables or {})
 
     async def preview(
         self, tenant_id: int, template_id: int, variables: dict[str, Any] | None, version: int | None = None

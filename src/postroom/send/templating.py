@@ -662,6 +662,10 @@ class TemplateRenderer:
         """Compile ``source`` without caching it; returns the variable names it uses."""
         return CompiledTemplate(self, self._env, source).variables
 
+    def trial(self, source: TemplateSource, variables: Mapping[str, Any]) -> RenderedContent:
+        """Compile and render once without caching (to check a request before accepting it)."""
+        return CompiledTemplate(self, self._env, source).render(variables)
+
     def render(
         self, template_id: str, version: int, source: TemplateSource, variables: Mapping[str, Any]
     ) -> RenderedContent:

@@ -267,3 +267,59 @@ async def test_viewer_reads_but_cannot_send_and_tenants_are_apart(live_factory: 
     async with live.client(await live.api_key(Role.ADMIN, tenant_id=other_tenant["id"])) as stranger:
         assert (await stranger.get(f"/api/v1/emails/{sent['id']}")).status_code == 404
         assert (await stranger.post(f"/api/v1/emails/{sent['id']}/cancel")).status_code == 404
+
+
+async def test_content_that_cannot_render_is_refused_before_anything_is_queued(live: LiveServer) -> None:
+    async with await developer(live) as client:
+        batch = await client.post(
+            "/api/v1/batches",
+            json={
+                "from": "news@example.test",
+                "subject": "Hi {{ name }}",
+                "text": "Your code: {{ code }}",
+                "recipients": [{"to": "bad address"}, {"to": "a@example.test", "variables": {"name": "A"}}],
+            },
+        )
+        assert batch.status_code == 422
+        assert batch.json()["errors"][0]["field"] == "recipients[1].variables"
+        assert "code" in batch.json()["detail"]
+        single = await client.post(
+            "/api/v1/emails",
+            json={
+                "from": "a@example.test",
+                "to": "b@example.test",
+                "subject": "{{ x }}",
+                "text": "t",
+                "variables": {"y": 1},
+            },
+        )
+        assert single.status_code == 422 and "'x'" in single.json()["detail"]
+        broken = await client.post(
+            "/api/v1/batches",
+            json={
+                "from": "a@example.test",
+                "subject": "s",
+                "text": "{% if %}",
+                "recipients": [{"to": "c@example.test"}],
+            },
+        )
+        assert broken.status_code == 422
+        assert (await client.get("/api/v1/deliveries")).json()["items"] == []
+        # Literal content without variables is sent as written, braces and all.
+        plain = await client.post(
+            "/api/v1/emails",
+            json={"from": "a@example.test", "to": "b@example.test", "subject": "{{ as is }}", "text": "t"},
+        )
+        assert plain.status_code == 202
+
+
+async def test_unsaved_template_source_previews(live: LiveServer) -> None:
+    async with await developer(live) as client:
+        preview = await client.post(
+            "/api/v1/templates/preview",
+            json={"subject": "Hi {{ name }}", "html": "<p>{{ name }} {{ missing }}</p>", "variables": {"name": "Zoe"}},
+        )
+        body = preview.json()
+        assert body["subject"] == "Hi Zoe" and "Zoe" in body["html"] and body["missing_variables"] == ["missing"]
+        bad = await client.post("/api/v1/templates/preview", json={"subject": "x", "html": "{% for %}"})
+        assert bad.status_code == 422 and "line 1" in bad.json()["detail"]

@@ -25,6 +25,11 @@ export function TopBar() {
         <AppLink href="/" color="inherit" underline="none" variant="h6" sx={{ fontWeight: 600, mr: "auto" }}>
           Postroom
         </AppLink>
+        {can("emails:read") && (
+          <AppLink href="/sending" color="inherit" underline="hover" sx={{ fontWeight: 500 }}>
+            Sending
+          </AppLink>
+        )}
         {me && me.tenant.slug !== "default" && (
           <Chip
             size="small"
@@ -48,6 +53,7 @@ export function TopBar() {
             <ListItemText primary={who} secondary={me?.role.replace("_", " ")} />
           </MenuItem>
           <MenuItem onClick={() => go("/")}>Inbox</MenuItem>
+          {can("emails:read") && <MenuItem onClick={() => go("/sending")}>Sending</MenuItem>}
           <MenuItem onClick={() => go("/profile")}>Profile</MenuItem>
           {can("keys:own") && <MenuItem onClick={() => go("/api-keys")}>API keys</MenuItem>}
           {can("users:manage") && <MenuItem onClick={() => go("/users")}>Users</MenuItem>}

@@ -327,6 +327,24 @@ async def delete_template(template_id: int, principal: EmailSender, postroom: Po
     return Response(status_code=204)
 
 
+class SourcePreviewBody(BaseModel):
+    subject: str = ""
+    html: str | None = None
+    text: str | None = None
+    variables: dict[str, Any] | None = None
+
+
+@router.post("/templates/preview", summary="Render template source that is not saved (a live preview)")
+async def preview_source(body: SourcePreviewBody, principal: EmailReader, postroom: PostroomDep) -> dict[str, Any]:
+    preview = postroom.templates.preview_source(body.subject, body.html, body.text, body.variables)
+    return {
+        "subject": preview.content.subject,
+        "html": preview.content.html,
+        "text": preview.content.text,
+        "missing_variables": list(preview.missing),
+    }
+
+
 @router.post("/templates/{template_id}/preview", summary="Render with sample variables")
 async def preview_template(
     template_id: int, body: PreviewBody, principal: EmailReader, postroom: PostroomDep
