@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks: memory readings, percentiles, throw-away PostgreSQL."""
+"""Helpers shared by the benchmarks: memory and CPU readings, percentiles, throw-away PostgreSQL."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ def rss_mib(pid: int | None = None) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system, all threads) a process has used so far; 0.0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid or os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

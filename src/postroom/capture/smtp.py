@@ -1,9 +1,9 @@
 """The SMTP capture server: aiosmtpd's protocol on an asyncio server in the running loop.
 
 Everything arriving is stored through ``Ingestor.ingest`` and answered ``250`` only
-after the commit. aiosmtpd reads DATA lines with ``readuntil(b"\\r\\n")``, so only
-``<CRLF>.<CRLF>`` ends a message; a bare LF or CR around a dot stays message content,
-which is what defeats SMTP smuggling.
+after the commit. DATA is read in chunks (``capture.data``) where only ``<CRLF>.<CRLF>``
+ends a message; a bare LF or CR around a dot stays message content, which is what
+defeats SMTP smuggling.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
 from postroom.capture import replies
 from postroom.capture.chaos import ChaosMonkey
+from postroom.capture.data import DataReader, read_data
 from postroom.capture.smtp_auth import ApiKeyResolver, SmtpAuthenticator, SmtpLogin, read_login, read_plain
 from postroom.capture.tags import plus_tags
 from postroom.capture.tls import server_context
@@ -224,6 +225,39 @@ class CaptureSMTP(SMTP):
         if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
             return None, None
         return address, plain.group(2).strip()
+
+    async def smtp_DATA(self, arg: str) -> None:
+        # aiosmtpd's own DATA, with its per-line read loop replaced by chunked reads.
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        data = DataReader(line_limit=self.line_length_limit, size_limit=self.data_size_limit)
+        try:
+            complete = await read_data(self._reader, data)
+        except asyncio.CancelledError:
+            self._writer.close()  # the connection was lost during DATA
+            raise
+        if not complete:
+            return
+        if data.error is not None:
+            self.envelope = self._create_envelope()
+            await self.push(data.error.value)
+            return
+        assert data.content is not None
+        self.envelope.original_content = data.content
+        self.envelope.content = (
+            data.content.decode("utf-8", errors="surrogateescape") if self._decode_data else data.content
+        )
+        status = await self._call_handler_hook("DATA")
+        self.envelope = self._create_envelope()
+        await self.push("250 OK" if status is MISSING else status)
 
     def _create_session(self) -> Session:
         return _Session(self.loop)

@@ -10,27 +10,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postroom.core import metrics
 from postroom.mime import ParsedMessage, parse_message
 from postroom.store import blobs as blob_index
-from postroom.store import search
+from postroom.store import bulk, search
 from postroom.store.blobs import BlobNotFound, BlobRef, BlobStore
-from postroom.store.models import Message, MessageBody, ParseState
+from postroom.store.models import Message, ParseState
 from postroom.store.types import db_json, db_text
 
 log = structlog.get_logger(__name__)
 
-SWEEP_BATCH = 50
+SWEEP_BATCH = 200
 BUSY_BATCH = 10
 QUIET_SECONDS = 0.2  # while mail is arriving, leave the CPU to ingest...
 MAX_DEFER_SECONDS = 3.0  # ...but never leave the backlog untouched for longer than this
@@ -55,60 +54,74 @@ def attachment_json(parsed: ParsedMessage) -> list[dict[str, Any]]:
     return [asdict(part) for part in parsed.attachments]
 
 
-async def _store(conn: AsyncConnection, message: Any, parsed: ParsedMessage | None) -> None:
-    if parsed is None:
-        await conn.execute(
-            update(Message)
-            .where(Message.id == message.id)
-            .values(parse_state=ParseState.FAILED, flags=sorted({*message.flags, "blob-missing"}))
-        )
-        return
-    body = db_json(
-        {
-            "message_id": message.id,
-            "tenant_id": message.tenant_id,
-            "text": parsed.text,
-            "html": parsed.html,
-            "headers": [list(h) for h in parsed.headers],
-            "attachments": attachment_json(parsed),
-        }
-    )
-    insert_fn = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    statement = insert_fn(MessageBody).values(body)
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["message_id"],
-            set_={k: statement.excluded[k] for k in ("text", "html", "headers", "attachments")},
-        )
-    )
-    failed = "parse-error" in parsed.flags
-    await conn.execute(
-        update(Message)
-        .where(Message.id == message.id)
-        .values(
-            parse_state=ParseState.FAILED if failed else ParseState.PARSED,
-            has_attachments=any(not part.is_inline for part in parsed.attachments),
-            flags=sorted({*message.flags, *parsed.flags}),
-            snippet=db_text(parsed.snippet),
-        )
-    )
-    await search.replace(
-        conn,
-        search.SearchRow(
-            message_id=message.id,
-            tenant_id=message.tenant_id,
-            subject=message.subject,
-            sender=f"{message.from_name} {message.from_address} {message.envelope_from}",
-            recipients=" ".join(
-                [
-                    *(f"{a['name']} {a['address']}" for a in [*message.to, *message.cc, *message.bcc]),
-                    *message.envelope_to,
-                ]
-            ),
-            body=body["text"],
+BODY_COLUMNS = ["message_id", "tenant_id", "text", "html", "headers", "attachments"]
+BODY_CASTS = ["", "", "", "", "jsonb", "jsonb"]
+BODY_UPSERT = (
+    'ON CONFLICT (message_id) DO UPDATE SET "text" = excluded."text", "html" = excluded."html", '
+    '"headers" = excluded."headers", "attachments" = excluded."attachments"'
+)
+PARSED_COLUMNS = ["parse_state", "has_attachments", "flags", "snippet"]
+PARSED_CASTS = ["", "", "jsonb", ""]
+MISSING_COLUMNS = ["parse_state", "flags"]
+MISSING_CASTS = ["", "jsonb"]
+
+
+def _search_row(message: Any, text: str) -> search.SearchRow:
+    return search.SearchRow(
+        message_id=message.id,
+        tenant_id=message.tenant_id,
+        subject=message.subject,
+        sender=f"{message.from_name} {message.from_address} {message.envelope_from}",
+        recipients=" ".join(
+            [
+                *(f"{a['name']} {a['address']}" for a in [*message.to, *message.cc, *message.bcc]),
+                *message.envelope_to,
+            ]
         ),
+        body=text,
     )
-    metrics.PARSED_MESSAGES.labels(outcome="failed" if failed else "parsed").inc()
+
+
+async def _store(conn: AsyncConnection, messages: Sequence[Any], results: Sequence[ParsedMessage | None]) -> None:
+    """Write what the parse found for a batch: a few multi-row statements, whatever its size."""
+    bodies: list[tuple[Any, ...]] = []
+    parsed_rows: list[tuple[Any, ...]] = []
+    missing_rows: list[tuple[Any, ...]] = []
+    search_rows: list[search.SearchRow] = []
+    outcomes: Counter[str] = Counter()
+    for message, parsed in zip(messages, results, strict=True):
+        if parsed is None:
+            missing_rows.append((int(ParseState.FAILED), sorted({*message.flags, "blob-missing"}), message.id))
+            continue
+        body = db_json(
+            {
+                "text": parsed.text,
+                "html": parsed.html,
+                "headers": [list(h) for h in parsed.headers],
+                "attachments": attachment_json(parsed),
+            }
+        )
+        bodies.append((message.id, message.tenant_id, body["text"], body["html"], body["headers"], body["attachments"]))
+        failed = "parse-error" in parsed.flags
+        parsed_rows.append(
+            (
+                int(ParseState.FAILED if failed else ParseState.PARSED),
+                any(not part.is_inline for part in parsed.attachments),
+                sorted({*message.flags, *parsed.flags}),
+                db_text(parsed.snippet),
+                message.id,
+            )
+        )
+        search_rows.append(_search_row(message, body["text"]))
+        outcomes["failed" if failed else "parsed"] += 1
+    await bulk.insert_many(conn, "message_bodies", BODY_COLUMNS, bodies, casts=BODY_CASTS, on_conflict=BODY_UPSERT)
+    await bulk.update_many(conn, "messages", PARSED_COLUMNS, "id", parsed_rows, casts=PARSED_CASTS)
+    await bulk.update_many(conn, "messages", MISSING_COLUMNS, "id", missing_rows, casts=MISSING_CASTS)
+    if conn.dialect.name == "sqlite":  # PostgreSQL's insert replaces the row itself
+        await bulk.delete_many(conn, "message_search", "rowid", [row.message_id for row in search_rows])
+    await search.insert(conn, search_rows)
+    for outcome, count in outcomes.items():
+        metrics.PARSED_MESSAGES.labels(outcome=outcome).inc(count)
 
 
 _COLUMNS = (
@@ -141,18 +154,21 @@ async def parse_pending(engine: AsyncEngine, blobs: BlobStore, where: Any, limit
             return 0
         if locking:
             # Row locks keep other workers off these messages while we parse them.
-            parsed = await _parse_rows(conn, blobs, rows)
-            for row, result in zip(rows, parsed, strict=True):
-                await _store(conn, row, result)
+            await _store(conn, rows, await _parse_rows(conn, blobs, rows))
             return len(rows)
     # SQLite has one writer: parse outside the transaction, then write briefly.
     async with engine.connect() as conn:
         parsed = await _parse_rows(conn, blobs, rows)
     async with engine.begin() as conn:
-        for row, result in zip(rows, parsed, strict=True):
-            still_pending = await conn.scalar(select(Message.parse_state).where(Message.id == row.id))
-            if still_pending == ParseState.PENDING:
-                await _store(conn, row, result)
+        pending = set(
+            await conn.scalars(
+                select(Message.id).where(
+                    Message.id.in_([row.id for row in rows]), Message.parse_state == ParseState.PENDING
+                )
+            )
+        )
+        kept = [(row, result) for row, result in zip(rows, parsed, strict=True) if row.id in pending]
+        await _store(conn, [row for row, _ in kept], [result for _, result in kept])
     return len(rows)
 
 

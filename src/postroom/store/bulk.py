@@ -6,13 +6,16 @@ statement. These statements cost a few µs per row. They write the same formats
 SQLAlchemy writes (SQLite datetimes as text, JSON as text), so every other reader
 keeps using the ORM tables unchanged.
 
-Each function takes either an SQLAlchemy ``AsyncConnection`` (inside its transaction)
-or a ``RawWriter``, which talks to aiosqlite or asyncpg directly (ingest's group commit).
+Each function takes an SQLAlchemy ``AsyncConnection`` (inside its transaction), a
+``RawWriter``, which talks to aiosqlite or asyncpg directly, or a ``SqliteBatch``, which
+queues the statements of a transaction on a plain ``sqlite3`` connection and runs them
+all in one call from the thread that owns it (ingest's group commit on SQLite).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -58,17 +61,74 @@ class RawWriter:
         return [int(r[0]) for r in await self.driver.fetch(sql, *params)]
 
 
-Target = AsyncConnection | RawWriter
+class SqliteBatch:
+    """One SQLite write transaction as two blocking calls, for a thread that owns ``connection``.
+
+    ``begin()`` takes the write lock and reads the next ids of the tables named; the
+    insert functions then only queue their statements (ids come from those counters);
+    ``commit()`` runs the queue and commits. An event loop thus hands the transaction to
+    the thread twice instead of once per statement.
+    """
+
+    dialect = SimpleNamespace(name="sqlite")
+
+    def __init__(self, connection: sqlite3.Connection, next_ids: dict[str, int]) -> None:
+        self.connection = connection
+        self.next_ids = next_ids
+        self.statements: list[tuple[str, list[tuple[Any, ...]]]] = []
+
+    @classmethod
+    def begin(cls, connection: sqlite3.Connection, id_tables: Sequence[str] = ()) -> SqliteBatch:
+        """``connection`` must be in autocommit mode (``isolation_level=None``)."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            next_ids = {}
+            for table in id_tables:
+                # AUTOINCREMENT never reuses an id: above both the sequence and the largest id.
+                (sequence,) = connection.execute(
+                    "SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)
+                ).fetchone() or (0,)
+                (largest,) = connection.execute(f"SELECT max(id) FROM {table}").fetchone()
+                next_ids[table] = max(sequence or 0, largest or 0) + 1
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return cls(connection, next_ids)
+
+    async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.statements.append((sql, rows))
+
+    def take_ids(self, table: str, count: int) -> list[int]:
+        first = self.next_ids[table]
+        self.next_ids[table] = first + count
+        return list(range(first, first + count))
+
+    def commit(self) -> None:
+        try:
+            for sql, rows in self.statements:
+                self.connection.executemany(sql, rows)
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.connection.execute("ROLLBACK")
+
+
+Target = AsyncConnection | RawWriter | SqliteBatch
 
 
 async def _executemany(target: Target, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    if isinstance(target, RawWriter):
+    if isinstance(target, (RawWriter, SqliteBatch)):
         await target.executemany(sql, rows)
     else:
         await target.exec_driver_sql(sql, rows)
 
 
 async def _fetch_ids(target: Target, sql: str, params: tuple[Any, ...]) -> list[int]:
+    if isinstance(target, SqliteBatch):
+        raise TypeError("a SqliteBatch runs its statements at commit and returns no rows")
     if isinstance(target, RawWriter):
         return await target.fetch_ids(sql, params)
     return [int(r[0]) for r in await target.exec_driver_sql(sql, params)]
@@ -129,6 +189,10 @@ async def insert_returning_ids(
     """Insert rows and return their new ids in the order of ``rows``."""
     if not rows:
         return []
+    if isinstance(conn, SqliteBatch):
+        ids = conn.take_ids(table, len(rows))
+        await insert_many(conn, table, ["id", *columns], [(i, *row) for i, row in zip(ids, rows, strict=True)])
+        return ids
     if conn.dialect.name == "sqlite":
         return await _sqlite_returning_ids(conn, table, columns, rows)
     ids = await _fetch_ids(
@@ -159,3 +223,28 @@ async def _sqlite_returning_ids(
             )
         )
     return ids
+
+
+async def update_many(
+    conn: Target,
+    table: str,
+    columns: Sequence[str],
+    key: str,
+    rows: Sequence[Sequence[Any]],
+    *,
+    casts: Sequence[str] = (),
+) -> None:
+    """Set ``columns`` per row, each row being the new values followed by the ``key`` value."""
+    if not rows:
+        return
+    marks = _marks(conn, len(columns) + 1, casts=casts).split(", ")
+    assignments = ", ".join(f'"{column}" = {mark}' for column, mark in zip(columns, marks, strict=False))
+    sql = f'UPDATE {table} SET {assignments} WHERE "{key}" = {marks[-1]}'
+    await _executemany(conn, sql, _adapt(conn, rows))
+
+
+async def delete_many(conn: Target, table: str, key: str, values: Sequence[Any]) -> None:
+    """Delete the rows whose ``key`` is one of ``values``."""
+    if not values:
+        return
+    await _executemany(conn, f"DELETE FROM {table} WHERE {_names([key])} = {_marks(conn, 1)}", [(v,) for v in values])
