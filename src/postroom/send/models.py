@@ -75,6 +75,11 @@ class Email(Base):
     __table_args__ = (Index("ix_send_emails_tenant_id_id", "tenant_id", "id"), {"sqlite_autoincrement": True})
 
 
+# The partial index and the claim must spell the condition identically (with literals, not
+# parameters), or the planners cannot prove the index applies.
+PENDING_SQL = "status IN ('queued', 'deferred', 'sending')"
+
+
 class Delivery(Base):
     __tablename__ = "send_deliveries"
 
@@ -105,8 +110,8 @@ class Delivery(Base):
             "ix_send_deliveries_due",
             "priority",
             "run_at",
-            postgresql_where=text("status IN ('queued', 'deferred', 'sending')"),
-            sqlite_where=text("status IN ('queued', 'deferred', 'sending')"),
+            postgresql_where=text(PENDING_SQL),
+            sqlite_where=text(PENDING_SQL),
         ),
         Index("ix_send_deliveries_email_status", "email_id", "status"),
         Index("ix_send_deliveries_tenant_status", "tenant_id", "status", "id"),

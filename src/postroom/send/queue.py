@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from postroom.send.models import Delivery, DeliveryStatus
+from postroom.send.models import PENDING_SQL, Delivery, DeliveryStatus
 from postroom.store.types import utcnow
 
 TERMINAL = (
@@ -60,7 +60,7 @@ async def claim(conn: AsyncConnection, worker_id: str, *, limit: int, lease_seco
     now = utcnow()
     due = (
         select(Delivery.id)
-        .where(Delivery.status.in_(DeliveryStatus.PENDING), Delivery.run_at <= now)
+        .where(text(PENDING_SQL), Delivery.run_at <= now)
         .order_by(Delivery.priority, Delivery.run_at)
         .limit(limit)
     )
@@ -184,9 +184,4 @@ async def release(conn: AsyncConnection, worker_id: str, delivery_ids: Sequence[
 
 
 async def depth(conn: AsyncConnection) -> int:
-    from sqlalchemy import func
-
-    return int(
-        await conn.scalar(select(func.count()).select_from(Delivery).where(Delivery.status.in_(DeliveryStatus.PENDING)))
-        or 0
-    )
+    return int(await conn.scalar(select(func.count()).select_from(Delivery).where(text(PENDING_SQL))) or 0)
