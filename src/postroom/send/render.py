@@ -12,8 +12,10 @@ import base64
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from typing import Any
 
+from postroom.mime.addresses import Address, parse_address_list
 from postroom.mime.build import OutgoingMessage, build_message
 from postroom.mime.text import html_to_text
 from postroom.send.queue import Claimed
@@ -52,17 +54,29 @@ class PreparedEmail:
     text: str | None
     compiled: CompiledTemplate | None = None
     signer: Signer | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # The header mailboxes parsed once per email rather than once per recipient.
+    parsed: dict[str, tuple[str | Address, ...]] = field(default_factory=dict)
+
+
+def _mailboxes(values: list[str]) -> tuple[str | Address, ...]:
+    """Header mailboxes parsed once; as written when parsing would change how many there are."""
+    found = tuple(a for value in values for a in parse_address_list(value))
+    return found if len(found) == len(values) else tuple(values)
 
 
 def prepare(email: Any, renderer: TemplateRenderer, compiled: CompiledTemplate | None) -> PreparedEmail:
-    from email.utils import parseaddr
-
     address = parseaddr(email.from_address)[1]
     if compiled is None and email.template_id is None and (email.variables or email.batch):
         source = TemplateSource(subject=email.subject, html=email.html, text=email.text)
         compiled = renderer.compile(f"email-{email.id}", 1, source)
+    parsed = {
+        "from": _mailboxes([email.from_address]),
+        "to": _mailboxes(email.to),
+        "cc": _mailboxes(email.cc),
+        "reply_to": _mailboxes(email.reply_to),
+    }
     return PreparedEmail(
+        parsed=parsed,
         id=email.id,
         tenant_id=email.tenant_id,
         batch=email.batch,
@@ -121,15 +135,17 @@ def render(
     if html is not None and decorate_html is not None and (prepared.track_clicks or prepared.track_opens):
         html = decorate_html(html, delivery.id, prepared.track_clicks, prepared.track_opens)
     to = prepared.to if not prepared.batch else [delivery.address]
+    parsed = prepared.parsed
+    to_header = (Address("", delivery.address),) if prepared.batch else parsed["to"]
     unsubscribe_urls = unsubscribe(delivery.id) if unsubscribe is not None and prepared.list_unsubscribe else []
     headers = dict(prepared.headers)
     headers["X-Postroom-Delivery"] = str(delivery.id)
     built = build_message(
         OutgoingMessage(
-            sender=prepared.sender,
-            to=to,
-            cc=prepared.cc,
-            reply_to=prepared.reply_to,
+            sender=parsed["from"][0],
+            to=to_header,
+            cc=parsed["cc"],
+            reply_to=parsed["reply_to"],
             subject=content.subject,
             text=content.text,
             html=html,
