@@ -63,6 +63,7 @@ def _banner(settings: Settings, *, http_host: str | None, http_port: int | None,
     configure_logging(settings)
     console.print(f"[bold]Postroom {__version__}[/bold] ({settings.environment})")
     if http_port is not None:
+        console.print(f"  web UI          http://{http_host}:{http_port}/")
         console.print(f"  HTTP API        http://{http_host}:{http_port}/api/v1/  (OpenAPI at /docs)")
     if smtp_port is not None:
         console.print(f"  SMTP capture    {settings.smtp_host}:{smtp_port}")
