@@ -102,19 +102,19 @@ async def claim(conn: AsyncConnection, worker_id: str, *, limit: int, lease_seco
 async def still_held(conn: AsyncConnection, worker_id: str, delivery_ids: Sequence[int]) -> set[int]:
     """Which of these deliveries this worker still holds: a lease that ran out may be another's now.
 
-    A write (not a read) so the answer holds until the transaction ends: it takes SQLite's
-    write lock, and PostgreSQL's row locks.
+    The answer must hold until the transaction ends: on PostgreSQL the rows are locked
+    (``FOR UPDATE``); on SQLite a write takes the database's write lock (a lone read would
+    run outside any transaction).
     """
     held: set[int] = set()
     now = utcnow()
     for start in range(0, len(delivery_ids), 500):
         chunk = list(delivery_ids[start : start + 500])
-        rows = await conn.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(chunk), Delivery.locked_by == worker_id)
-            .values(updated_at=now)
-            .returning(Delivery.id)
-        )
+        mine = and_(Delivery.id.in_(chunk), Delivery.locked_by == worker_id)
+        if conn.dialect.name == "postgresql":
+            rows = await conn.execute(select(Delivery.id).where(mine).with_for_update())
+        else:
+            rows = await conn.execute(update(Delivery).where(mine).values(updated_at=now).returning(Delivery.id))
         held.update(r[0] for r in rows)
     return held
 
