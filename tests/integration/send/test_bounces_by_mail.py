@@ -1,4 +1,4 @@
-"""Through Debian's Postfix and back: delivered mail reaches the inbox, a bounce returns as a DSN.
+"""Bounces that come back by mail: a real DSN from Debian's Postfix, and a plain-text qmail bounce.
 
 Postroom's smtp transport hands mail to Postfix; Postfix relays it to Postroom's own
 SMTP capture port, except for ``bounced.test``, which its error transport refuses with
@@ -9,6 +9,7 @@ the capture inbox too, and the bounce collector turns it into a hard bounce.
 from __future__ import annotations
 
 import asyncio
+import smtplib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -77,3 +78,39 @@ async def test_postfix_relays_and_its_dsn_becomes_a_hard_bounce(
         dsn = (await client.get("/api/v1/messages", params={"query": "tag:bounce"})).json()
         assert dsn["total"] == 1
         assert dsn["items"][0]["to"][0]["address"] == f"bounces+{nobody['id']}@example.test"
+
+
+def qmail_bounce(return_path: str, recipient: str) -> bytes:
+    """A plain-text bounce in qmail's format (no RFC 3464 report), as many MTAs still send."""
+    return (
+        f"Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.example.test\r\nTo: {return_path}\r\n"
+        "Subject: failure notice\r\n\r\n"
+        "Hi. This is the qmail-send program at mx.example.test.\r\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n"
+        "This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n"
+        f"<{recipient}>:\r\n"
+        "Sorry, no mailbox here by that name. (#5.1.1)\r\n"
+    ).encode()
+
+
+async def test_a_plain_text_bounce_to_the_return_path_is_a_bounce(live_factory: LiveFactory, capture_port: int) -> None:
+    live = await live_factory(smtp=True, smtp_port=capture_port)
+    async with live.client(await live.api_key(Role.DEVELOPER)) as client:
+        sent = (
+            await client.post(
+                "/api/v1/emails",
+                json={"from": "shop@example.test", "to": "gone@example.test", "subject": "Hello", "text": "hi"},
+            )
+        ).json()
+        delivery = (await wait_for_status(client, sent["id"], {"delivered"}))["recipients"][0]
+        return_path = f"bounces+{delivery['id']}@example.test"
+
+        def deliver() -> None:
+            with smtplib.SMTP("127.0.0.1", capture_port) as smtp:
+                smtp.sendmail("", [return_path], qmail_bounce(return_path, "gone@example.test"))
+
+        await asyncio.to_thread(deliver)
+        body = await wait_for_status(client, sent["id"], {"bounced"})
+        bounce = body["recipients"][0]["events"][-1]
+        assert bounce["source"] == "dsn" and bounce["bounce_type"] == "hard"
+        assert (await client.get("/api/v1/suppressions/gone@example.test")).json()["reason"] == "hard_bounce"
