@@ -81,6 +81,47 @@ async def last_id(conn: AsyncConnection, tenant_id: int) -> int:
     return int(value or 0)
 
 
+class WakeThrottle:
+    """Wakes the hub's readers at most every ``interval`` seconds during a burst of commits.
+
+    Each wake costs every reader (live push, webhook dispatcher, bounce collector) a query;
+    the first commit after a quiet spell still wakes them at once.
+    """
+
+    def __init__(self, hub: EventHub, interval: float) -> None:
+        self.hub = hub
+        self.interval = interval
+        self._last = -interval
+        self._later: asyncio.TimerHandle | None = None
+        self._running: set[asyncio.Task[None]] = set()
+
+    def committed(self) -> None:
+        if self._later is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = self._last + self.interval - loop.time()
+        if delay <= 0:
+            self._wake()
+        else:
+            self._later = loop.call_later(delay, self._wake)
+
+    def _wake(self) -> None:
+        # In the background: publishing to Redis may be slow.
+        self._later = None
+        self._last = asyncio.get_running_loop().time()
+        task = asyncio.create_task(self.hub.published())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def flush(self) -> None:
+        """Deliver a pending wake now and wait for the wakes in flight (at shutdown)."""
+        if self._later is not None:
+            self._later.cancel()
+            self._wake()
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+
 class EventHub:
     """Wakes live readers when events may have been written."""
 

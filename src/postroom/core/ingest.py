@@ -25,7 +25,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postroom.core import events, metrics
-from postroom.core.events import EventHub, NewEvent
+from postroom.core.events import EventHub, NewEvent, WakeThrottle
 from postroom.mime import Address, HeaderSummary, parse_headers
 from postroom.store import blobs, bulk, counters, search
 from postroom.store.blobs import BlobRef, BlobStore, blob_digest
@@ -125,13 +125,11 @@ class Ingestor:
         self._blob_writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="blob-writer")
         self.writers = writers
         self._writer_tasks: list[asyncio.Task[None]] = []
-        self._last_wake = -WAKE_INTERVAL_SECONDS
+        self._wakes = WakeThrottle(hub, WAKE_INTERVAL_SECONDS) if hub is not None else None
         self._sqlite_path = _sqlite_file(engine)
         self._thread = threading.local()  # each writer thread's own sqlite3 connection
         self._sqlite_connections: list[sqlite3.Connection] = []
         self._sqlite_lock = asyncio.Lock()
-        self._wake_later: asyncio.TimerHandle | None = None
-        self._waking: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         if not self._writer_tasks:
@@ -147,11 +145,8 @@ class Ingestor:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self._writer_tasks = []
-        if self._wake_later is not None:
-            self._wake_later.cancel()
-            self._wake()
-        if self._waking:
-            await asyncio.gather(*self._waking, return_exceptions=True)
+        if self._wakes is not None:
+            await self._wakes.flush()
         self._blob_writer.shutdown(wait=True)
         for connection in self._sqlite_connections:
             connection.close()
@@ -213,22 +208,8 @@ class Ingestor:
                 pending.future.set_result(result)
         if self.on_commit is not None:
             self.on_commit()
-        if self.hub is not None and self._wake_later is None:
-            loop = asyncio.get_running_loop()
-            delay = self._last_wake + WAKE_INTERVAL_SECONDS - loop.time()
-            if delay <= 0:
-                self._wake()
-            else:
-                self._wake_later = loop.call_later(delay, self._wake)
-
-    def _wake(self) -> None:
-        """Tell event readers about what was committed (in the background: Redis may be slow)."""
-        assert self.hub is not None
-        self._wake_later = None
-        self._last_wake = asyncio.get_running_loop().time()
-        task = asyncio.create_task(self.hub.published())
-        self._waking.add(task)
-        task.add_done_callback(self._waking.discard)
+        if self._wakes is not None:
+            self._wakes.committed()
 
     async def _commit(self, batch: list[_Pending]) -> list[Stored]:
         items = [(p.incoming.raw, p.digest) for p in batch]

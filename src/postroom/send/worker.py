@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postroom.config import Settings
-from postroom.core.events import EventHub, NewEvent
+from postroom.core.events import EventHub, NewEvent, WakeThrottle
 from postroom.core.jobs import Backoff
 from postroom.send import events as send_events
 from postroom.send import metrics, queue, suppression
@@ -45,6 +45,7 @@ from postroom.store.types import utcnow
 log = structlog.get_logger(__name__)
 
 FLUSH_SECONDS = 0.02
+WAKE_SECONDS = 0.05  # live readers hear of outcomes at most this often during a burst
 FLUSH_MAX = 500
 PREPARED_CACHE = 256
 ENHANCED_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -129,6 +130,7 @@ class DeliveryWorker:
         self._blocked: set[int] = set()
         self._wake = asyncio.Event()
         self._flush_now = asyncio.Event()
+        self._wakes = WakeThrottle(hub, WAKE_SECONDS)
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
@@ -157,6 +159,7 @@ class DeliveryWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flush_task
         await self._flush()
+        await self._wakes.flush()
         if unfinished:
             async with self.engine.begin() as conn:
                 await queue.release(conn, self.worker_id, unfinished)
@@ -390,4 +393,4 @@ class DeliveryWorker:
         except BaseException:
             self._finished = taken + self._finished
             raise
-        await self.hub.published()
+        self._wakes.committed()
