@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, event, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import ThrowawayPostgres, parse_engines, rss_mib, summarise
@@ -626,7 +626,7 @@ async def bench_engine(args: argparse.Namespace, engine_name: str, workdir: Path
         log(f"  {len(queries)} searches through MessageService.list(limit=50), after {WARM_UP} warm-up searches:")
         await run_queries(service, tenant_id, queries, log, args.query_budget)
         if args.explain:
-            await explain(engine, blobs, tenant_id, corpus, log)
+            await explain(engine, blobs, tenant_id, queries, log)
         await engine.dispose()
     finally:
         if pg is not None:
@@ -634,23 +634,42 @@ async def bench_engine(args: argparse.Namespace, engine_name: str, workdir: Path
 
 
 async def explain(
-    engine: AsyncEngine, blobs: BlobStore, tenant_id: int, corpus: Corpus, log: Callable[[str], None]
+    engine: AsyncEngine,
+    blobs: BlobStore,
+    tenant_id: int,
+    queries: Sequence[tuple[str, str]],
+    log: Callable[[str], None],
 ) -> None:
-    """Query plans of the statements one search runs (for the report)."""
+    """Query plans of the statements one search of each kind runs, with their parameters (on
+    PostgreSQL with ANALYZE and BUFFERS: actual rows and pages read)."""
     service = MessageService(engine, blobs)
-    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
-    for q in ("", corpus.words.items[3], "is:unread", f"tag:{TAGS[0]}"):
-        clauses = service._filters(tenant_id, parse_query(q))
-        for label, stmt in (
-            ("page", select(Message.id).where(*clauses).order_by(Message.id.desc()).limit(51)),
-            ("total", select(func.count()).select_from(Message).where(*clauses)),
-        ):
-            compiled = stmt.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
+    sqlite = engine.dialect.name == "sqlite"
+    prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN (ANALYZE, BUFFERS) "
+    captured: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            captured.append((statement, parameters))
+
+    first_of_kind = {kind: q for kind, q in reversed(queries)}
+    for kind in QUERY_KINDS:
+        if kind not in first_of_kind:
+            continue
+        q = first_of_kind[kind]
+        captured.clear()
+        event.listen(engine.sync_engine, "before_cursor_execute", capture)
+        try:
+            await service.list(tenant_id, parse_query(q), limit=50)
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", capture)
+        log(f"  plans [{kind}] {q or '(empty)'}:")
+        for statement, parameters in captured:
             async with engine.connect() as conn:
-                plan = [" | ".join(str(c) for c in row) for row in await conn.execute(text(prefix + str(compiled)))]
-            log(f"  plan [{q or '(empty)'}] {label}:")
+                rows = await conn.exec_driver_sql(prefix + statement, parameters)
+                plan = [" | ".join(str(c) for c in row) for row in rows]
+            log(f"    {' '.join(statement.split())[:150]}")
             for line in plan:
-                log(f"      {line}")
+                log(f"        {line}")
 
 
 def _db_size(workdir: Path, engine_name: str) -> str:

@@ -13,7 +13,7 @@ from postroom.auth.service import AuthService
 from postroom.config import Settings
 from postroom.core.events import EventHub, read_after
 from postroom.core.ingest import Incoming, Ingestor
-from postroom.core.messages import MessageNotFound, MessageService
+from postroom.core.messages import TOTAL_CAP, MessageNotFound, MessageService
 from postroom.core.parsing import parse_pending
 from postroom.store import blobs as blob_index
 from postroom.store.blobs import Blob, BlobStore
@@ -295,3 +295,71 @@ async def test_searches_page_newest_first_without_repeats(stack: Stack, query: s
         if (cursor := page.next_cursor) is None:
             break
     assert seen == expected
+
+
+def with_file(subject: str, body: str) -> bytes:
+    return (
+        f"From: a@example.com\r\nTo: b@example.com\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\n{body}\r\n'
+        "--XX\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n"
+    ).encode()
+
+
+async def test_searches_over_a_word_in_more_messages_than_the_total_cap(stack: Stack) -> None:
+    tagged, attached = {7, 500, 1003}, {3, 500, 1003, 1005}
+    stored = await stack.ingestor.ingest_many(
+        [
+            Incoming(
+                raw=with_file(f"common {i}", "plenty") if i in attached else mail(f"common {i}", body="plenty"),
+                tenant_id=stack.tenant,
+                tags=("rare",) if i in tagged else (),
+            )
+            for i in range(TOTAL_CAP + 10)
+        ]
+    )
+    newest_first = [s.id for s in reversed(stored)]
+    page = await stack.messages.list(stack.tenant, parse_query("common"), limit=50)
+    assert (page.total, page.total_capped) == (TOTAL_CAP, True)
+    assert [m["id"] for m in page.items] == newest_first[:50]
+    expected = {
+        "common tag:rare": [stored[i].id for i in sorted(tagged, reverse=True)],
+        "tag:rare subject:common": [stored[i].id for i in sorted(tagged, reverse=True)],
+        "tag:rare plenty is:unread": [stored[i].id for i in sorted(tagged, reverse=True)],
+        "common tag:rare has:attachment": [stored[i].id for i in sorted(tagged & attached, reverse=True)],
+        "plenty has:attachment": [stored[i].id for i in sorted(attached, reverse=True)],
+    }
+    for query, ids in expected.items():
+        seen: list[int] = []
+        cursor = None
+        while True:
+            page = await stack.messages.list(stack.tenant, parse_query(query), limit=2, cursor=cursor)
+            assert (page.total, page.total_capped) == (len(ids), False), query
+            seen += [m["id"] for m in page.items]
+            if (cursor := page.next_cursor) is None:
+                break
+        assert seen == ids, query
+    unrelated = await stack.messages.list(stack.tenant, parse_query("common -tag:rare is:unread"), limit=5)
+    assert (unrelated.total, unrelated.total_capped) == (TOTAL_CAP, True)
+    rare = expected["common tag:rare"]
+    assert [m["id"] for m in unrelated.items] == [i for i in newest_first if i not in rare][:5]
+
+
+async def test_header_terms_ignore_the_same_words_in_the_body(stack: Stack) -> None:
+    in_subject = await stack.ingestor.ingest(
+        Incoming(raw=mail("quarterly report due", body="nothing here"), tenant_id=stack.tenant)
+    )
+    in_body = await stack.ingestor.ingest(
+        Incoming(raw=mail("something else", body="quarterly report attached, from carol"), tenant_id=stack.tenant)
+    )
+    await parse_pending(stack.messages.engine, stack.blobs, Message.id > 0, 10)
+    for query, expected in (
+        ('subject:"quarterly report"', [in_subject.id]),
+        ('"quarterly report"', [in_body.id, in_subject.id]),
+        ("subject:quarterly report", [in_subject.id]),
+        ("from:carol", []),
+        ("carol", [in_body.id]),
+        ('subject:"report quarterly"', []),
+    ):
+        page = await stack.messages.list(stack.tenant, parse_query(query))
+        assert [m["id"] for m in page.items] == expected, query

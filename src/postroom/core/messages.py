@@ -9,7 +9,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, column, delete, exists, func, insert, select, table, true, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    any_,
+    bindparam,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    table,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 
@@ -26,6 +42,9 @@ from postroom.store.query import SearchQuery
 
 MAX_PAGE = 500
 TOTAL_CAP = 1_000
+# Text terms matching at most this many of a tenant's messages are looked up first, and the page
+# and count then read just those rows. At least TOTAL_CAP: more means the total is capped.
+FEW_TEXT_MATCHES = TOTAL_CAP
 Ids = list[int]  # the class below has a method named list
 DELETE_CHUNK = 500
 
@@ -93,23 +112,44 @@ class MessageService:
         self.hub = hub
 
     # ---- reading -------------------------------------------------------------------
-    def _filters(self, tenant_id: int, query: SearchQuery, *, drive: bool = False) -> Selection:
+    def _filters(
+        self,
+        tenant_id: int,
+        query: SearchQuery,
+        *,
+        drive: bool = False,
+        text_ids: Ids | None = None,
+        common_text: bool = False,
+    ) -> Selection:
         """The rows a search selects. With ``drive``, the most selective index leads the scan in id
         order (FTS5 or a tag), so a page or a capped count stops early instead of first collecting
-        every match of a common word (seconds at a million messages)."""
+        every match of a common word (seconds at a million messages). ``text_ids``: every message
+        the text terms match, already looked up (see ``search.matching_ids``); ``common_text``:
+        that lookup found too many to list."""
         dialect = self.engine.dialect.name
         source: Any = Message
         order: Any = Message.id
         clauses: list[Any] = [Message.tenant_id == tenant_id]
         tags = list(query.tags)
-        if query.include and drive:
+        text_check = None
+        if query.include and text_ids is not None:
+            if dialect == "sqlite":
+                clauses.append(Message.id.in_(text_ids))
+            else:
+                clauses.append(Message.id == any_(bindparam("text_ids", text_ids, type_=ARRAY(BigInteger))))
+        elif query.include and not drive:
+            clauses.append(search.match_clause(dialect, query.include))
+        elif query.include and not (common_text and tags):
             key = "rowid" if dialect == "sqlite" else "message_id"
             fts = table("message_search", column(key, Integer))
             source, order = fts.join(Message, Message.id == fts.c[key]), fts.c[key]
             clauses.append(search.match_expression(dialect, query.include))
         elif query.include:
-            clauses.append(search.match_clause(dialect, query.include))
-        elif tags and drive:
+            # The text terms match too many messages to list: a tag (or, next to one, the smaller
+            # attachment index), far rarer once the terms are common, leads the scan and each
+            # candidate's search row is looked up.
+            text_check = search.has_match_clause(dialect, query.include)
+        if tags and drive and (not query.include or (common_text and not query.has_attachment)):
             tag = tags.pop(0)
             source = MessageTag.__table__.join(Message, Message.id == MessageTag.message_id)
             order = MessageTag.message_id
@@ -130,17 +170,23 @@ class MessageService:
             clauses.append(Message.received_at >= query.after)
         if query.message_id is not None:
             clauses.append(Message.message_id == query.message_id)
+        if text_check is not None:
+            clauses.append(text_check)  # last: SQLite tests the cheap filters first
         return Selection(source, order, clauses)
 
     async def list(self, tenant_id: int, query: SearchQuery, *, limit: int = 50, cursor: str | None = None) -> Page:
         limit = max(1, min(limit, MAX_PAGE))
         if query.needs_bodies:
             await ensure_tenant_parsed(self.engine, self.blobs, tenant_id)
-        chosen = self._filters(tenant_id, query, drive=True)
-        page_clauses = list(chosen.clauses)
-        if cursor:
-            page_clauses.append(chosen.order < decode_cursor(cursor))
         async with self.engine.connect() as conn:
+            text_ids = None
+            if query.include:
+                text_ids = await search.matching_ids(conn, tenant_id, query.include, FEW_TEXT_MATCHES)
+            common_text = bool(query.include) and text_ids is None
+            chosen = self._filters(tenant_id, query, drive=True, text_ids=text_ids, common_text=common_text)
+            page_clauses = list(chosen.clauses)
+            if cursor:
+                page_clauses.append(chosen.order < decode_cursor(cursor))
             rows = list(
                 await conn.execute(
                     select(Message)
@@ -159,6 +205,10 @@ class MessageService:
                 total = stored
             elif query == SearchQuery(is_read=False):
                 total = unread
+            elif not cursor and not more:
+                total = len(rows)  # the whole answer is on this page: nothing more to count
+            elif query == SearchQuery(include=query.include):  # text terms only: the lookup above counted
+                total, capped = (TOTAL_CAP, True) if text_ids is None else (len(text_ids), False)
             else:
                 # Counting every match of a common word in a million messages takes seconds;
                 # past TOTAL_CAP the answer says "at least" instead.

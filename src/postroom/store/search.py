@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, TextClause, bindparam, literal_column, text
+from sqlalchemy import BindParameter, ColumnElement, TextClause, bindparam, literal_column, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postroom.store import bulk
@@ -25,6 +25,7 @@ MAX_INDEXED_CHARS = 200_000
 MAX_POSITION = 16383
 MAX_POSITIONS_PER_WORD = 255
 COLUMN_GAP = 100  # keeps phrase matches from spanning two columns
+HEADER_WEIGHTS = "{a,b,c}"  # must match the expression of ix_message_search_headers (migration 0004)
 _bind_names = itertools.count()
 
 
@@ -92,25 +93,69 @@ async def replace(conn: AsyncConnection, row: SearchRow) -> None:
 
 def match_clause(dialect: str, terms: Sequence[TextTerm]) -> ColumnElement[bool]:
     """``messages.id IN (ids whose search row matches every term)``."""
-    name = f"fts_{next(_bind_names)}"  # unique: one query may hold several of these
     if dialect == "sqlite":
+        name = f"fts_{next(_bind_names)}"  # unique: one query may hold several of these
         expression = " AND ".join(_fts5_term(term) for term in terms)
         sql = f"SELECT rowid FROM message_search WHERE message_search MATCH :{name}"
+        subquery = text(sql).bindparams(bindparam(name, expression))
     else:
-        expression = " & ".join(f"({_tsquery_term(term)})" for term in terms)
-        sql = f"SELECT message_id FROM message_search WHERE document @@ CAST(:{name} AS tsquery)"
-    subquery = text(sql).bindparams(bindparam(name, expression))
+        condition, params = _tsquery_condition("message_search.document", terms)
+        subquery = text(f"SELECT message_id FROM message_search WHERE {condition}").bindparams(*params)
     return Message.id.in_(subquery.columns(literal_column("id")))
 
 
 def match_expression(dialect: str, terms: Sequence[TextTerm]) -> TextClause:
     """The match condition for a query whose FROM joins ``message_search`` itself."""
-    name = f"fts_{next(_bind_names)}"
     if dialect == "sqlite":
+        name = f"fts_{next(_bind_names)}"
         expression = " AND ".join(_fts5_term(term) for term in terms)
         return text(f"message_search MATCH :{name}").bindparams(bindparam(name, expression))
-    expression = " & ".join(f"({_tsquery_term(term)})" for term in terms)
-    return text(f"message_search.document @@ CAST(:{name} AS tsquery)").bindparams(bindparam(name, expression))
+    condition, params = _tsquery_condition("message_search.document", terms)
+    return text(condition).bindparams(*params)
+
+
+async def matching_ids(
+    conn: AsyncConnection, tenant_id: int, terms: Sequence[TextTerm], limit: int
+) -> list[int] | None:
+    """The ids of the tenant's messages matching every term, or None when more than ``limit`` do.
+
+    Unordered, so a rare term is answered by the index and a common one stops after ``limit``
+    rows. A search with a short answer then reads just these rows, instead of walking the
+    search rows newest first and testing each one (PostgreSQL's pick whenever it overestimates
+    how many rows a term matches, which it does for every word outside its statistics)."""
+    cap = f"cap_{next(_bind_names)}"
+    params: list[BindParameter[str]]
+    if conn.dialect.name == "sqlite":
+        name = f"fts_{next(_bind_names)}"
+        sql = (
+            # CROSS JOIN keeps FTS5 outside: otherwise SQLite walks the tenant's messages and runs
+            # the match once for each of them.
+            "SELECT messages.id FROM message_search CROSS JOIN messages ON messages.id = message_search.rowid "
+            f"WHERE message_search MATCH :{name} AND messages.tenant_id = :tenant LIMIT :{cap}"
+        )
+        params = [bindparam(name, " AND ".join(_fts5_term(term) for term in terms))]
+    else:
+        condition, params = _tsquery_condition("document", terms)
+        sql = f"SELECT message_id FROM message_search WHERE tenant_id = :tenant AND {condition} LIMIT :{cap}"
+    statement = text(sql).bindparams(*params, bindparam("tenant", tenant_id), bindparam(cap, limit + 1))
+    ids = list(await conn.scalars(statement))
+    return ids if len(ids) <= limit else None
+
+
+def has_match_clause(dialect: str, terms: Sequence[TextTerm]) -> TextClause:
+    """The message's own search row matches every term: a lookup by id for each candidate row,
+    for when another index (a tag) leads the scan and the terms match too many rows to list."""
+    if dialect == "sqlite":
+        name = f"fts_{next(_bind_names)}"
+        expression = " AND ".join(_fts5_term(term) for term in terms)
+        sql = (
+            f"EXISTS (SELECT 1 FROM message_search WHERE message_search MATCH :{name} "
+            "AND message_search.rowid = messages.id)"
+        )
+        return text(sql).bindparams(bindparam(name, expression))
+    condition, params = _tsquery_condition("s.document", terms)
+    sql = f"EXISTS (SELECT 1 FROM message_search AS s WHERE s.message_id = messages.id AND {condition})"
+    return text(sql).bindparams(*params)
 
 
 def no_match_clause(dialect: str, term: TextTerm) -> TextClause:
@@ -137,6 +182,22 @@ def _fts5_term(term: TextTerm) -> str:
     if term.prefix:
         quoted += " *"
     return f"{term.column} : {quoted}" if term.column else quoted
+
+
+def _tsquery_condition(document: str, terms: Sequence[TextTerm]) -> tuple[str, list[BindParameter[str]]]:
+    """``document @@ query``. Terms bound to a header column (subject, from, to) test the header
+    lexemes only, which ``ix_message_search_headers`` indexes: a phrase of two words common in
+    bodies otherwise makes the GIN index return every message holding both anywhere."""
+    header = [t for t in terms if t.column is not None and t.column != "body"]
+    other = [t for t in terms if t not in header]
+    parts: list[str] = []
+    params: list[BindParameter[str]] = []
+    for subset, target in ((header, f"ts_filter({document}, '{HEADER_WEIGHTS}')"), (other, document)):
+        if subset:
+            name = f"fts_{next(_bind_names)}"  # unique: one query may hold several of these
+            parts.append(f"{target} @@ CAST(:{name} AS tsquery)")
+            params.append(bindparam(name, " & ".join(f"({_tsquery_term(t)})" for t in subset)))
+    return " AND ".join(parts), params
 
 
 def _tsquery_term(term: TextTerm) -> str:
