@@ -122,3 +122,20 @@ async def test_an_admin_adds_a_user_and_changes_their_role(browser: Browser, gua
     # Roles above the admin's own are not offered.
     await page.get_by_role("combobox", name="Role of newcomer@example.com").click()
     await expect(page.get_by_role("option", name="super admin")).to_be_disabled()
+
+
+async def test_a_user_changes_their_password_on_the_profile_page(browser: Browser, guarded: LiveServer) -> None:
+    page = await sign_in(browser, guarded, "viewer@example.com")
+    await page.goto(guarded.base_url + "/profile")
+    form = page.get_by_role("form", name="Change password")
+    await form.get_by_label("Current password").fill(PASSWORD)
+    await form.get_by_label("New password").first.fill("a brand new passphrase")
+    await form.get_by_label("New password again").fill("a brand new passphrase")
+    await form.get_by_role("button", name="Change password").click()
+    await expect(page.get_by_text("Password changed")).to_be_visible()
+    # This session carries on with fresh tokens; the old password no longer signs in.
+    await page.goto(guarded.base_url + "/")
+    await expect(page.get_by_role("combobox", name="Search messages")).to_be_visible()
+    with pytest.raises(Exception, match="wrong email or password"):
+        await guarded.postroom.auth.login("viewer@example.com", PASSWORD)
+    assert await guarded.postroom.auth.login("viewer@example.com", "a brand new passphrase")

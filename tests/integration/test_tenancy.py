@@ -184,6 +184,12 @@ ROUTES: list[tuple[str, str, Role | None, Call]] = [
     ("POST", "/api/v1/auth/refresh", None, fixed("POST", "/api/v1/auth/refresh", json={"refresh_token": "x"})),
     ("POST", "/api/v1/auth/logout", None, fixed("POST", "/api/v1/auth/logout", json={"refresh_token": "x"})),
     ("GET", "/api/v1/auth/me", Role.VIEWER, fixed("GET", "/api/v1/auth/me")),
+    (
+        "POST",
+        "/api/v1/auth/password",
+        Role.VIEWER,
+        fixed("POST", "/api/v1/auth/password", json={"current_password": "not-it", "new_password": "x" * 12}),
+    ),
     ("GET", "/api/v1/users", Role.ADMIN, fixed("GET", "/api/v1/users")),
     (
         "POST",

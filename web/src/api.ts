@@ -192,6 +192,11 @@ export async function request<T>(method: string, path: string, body?: unknown, r
 
 export const api = {
   login: (email: string, password: string) => request<Tokens>("POST", "/api/v1/auth/login", { email, password }),
+  changePassword: (currentPassword: string, newPassword: string) =>
+    request<Tokens>("POST", "/api/v1/auth/password", {
+      current_password: currentPassword,
+      new_password: newPassword,
+    }),
   logout: (refresh_token: string) => request<void>("POST", "/api/v1/auth/logout", { refresh_token }),
   me: () => request<Me>("GET", "/api/v1/auth/me"),
   list: (query: string, cursor: string | null, limit = 100) => {

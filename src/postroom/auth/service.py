@@ -242,6 +242,25 @@ class AuthService:
                     )
         return await self.get_user(actor.tenant_id, user_id)
 
+    async def change_own_password(self, actor: Principal, current: str, new: str) -> TokenPair:
+        """A signed-in user replaces their password; every other session of theirs ends."""
+        if actor.user_id is None:
+            raise InvalidInput("only a signed-in user has a password (API keys and open mode do not)")
+        async with self.engine.connect() as conn:
+            user = (await conn.execute(select(User).where(User.id == actor.user_id))).first()
+        if user is None or not secrets.verify_password(user.password_hash, current):
+            raise InvalidInput("the current password is wrong")
+        if len(new) < MIN_PASSWORD_LENGTH:
+            raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+        async with self.engine.begin() as conn:
+            await conn.execute(update(User).where(User.id == user.id).values(password_hash=secrets.hash_password(new)))
+            await conn.execute(
+                update(RefreshToken)
+                .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        return await self._issue(user.id, user.tenant_id, user.role)
+
     async def delete_user(self, actor: Principal, user_id: int) -> None:
         target = await self.get_user(actor.tenant_id, user_id)
         if not actor.role.at_least(Role(target["role"])):

@@ -1,9 +1,89 @@
+import Alert from "@mui/material/Alert";
 import Box from "@mui/material/Box";
+import Button from "@mui/material/Button";
 import Chip from "@mui/material/Chip";
 import Paper from "@mui/material/Paper";
+import TextField from "@mui/material/TextField";
 import Typography from "@mui/material/Typography";
+import { type FormEvent, useState } from "react";
+import { api, setTokens } from "../api";
 import { useSession } from "../auth";
 import { fullTime } from "../format";
+
+function PasswordForm() {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [repeat, setRepeat] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setDone(false);
+    if (next !== repeat) {
+      setError("The new passwords differ.");
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      // Other sessions end; this one carries on with the fresh tokens.
+      setTokens(await api.changePassword(current, next));
+      setCurrent("");
+      setNext("");
+      setRepeat("");
+      setDone(true);
+    } catch (failure) {
+      setError(failure instanceof Error ? failure.message : String(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Box
+      component="form"
+      onSubmit={submit}
+      aria-label="Change password"
+      sx={{ display: "grid", gap: 1.5, maxWidth: 360 }}
+    >
+      <Typography component="h2" variant="subtitle1" sx={{ mt: 3 }}>
+        Change password
+      </Typography>
+      {error && <Alert severity="error">{error}</Alert>}
+      {done && <Alert severity="success">Password changed; your other sessions are signed out.</Alert>}
+      <TextField
+        label="Current password"
+        type="password"
+        autoComplete="current-password"
+        size="small"
+        required
+        value={current}
+        onChange={(e) => setCurrent(e.target.value)}
+      />
+      <TextField
+        label="New password"
+        type="password"
+        autoComplete="new-password"
+        size="small"
+        required
+        value={next}
+        onChange={(e) => setNext(e.target.value)}
+      />
+      <TextField
+        label="New password again"
+        type="password"
+        autoComplete="new-password"
+        size="small"
+        required
+        value={repeat}
+        onChange={(e) => setRepeat(e.target.value)}
+      />
+      <Button type="submit" variant="contained" disabled={busy} sx={{ justifySelf: "start" }}>
+        {busy ? "Changing…" : "Change password"}
+      </Button>
+    </Box>
+  );
+}
 
 export default function ProfilePage() {
   const { me } = useSession();
@@ -47,6 +127,7 @@ export default function ProfilePage() {
             <Chip key={permission} label={permission} size="small" />
           ))}
         </Box>
+        {me.user && <PasswordForm />}
         {!me.auth_required && (
           <Typography variant="body2" color="text.secondary" sx={{ mt: 3 }}>
             This server is open: bound to loopback, every request acts as the admin of the default tenant.

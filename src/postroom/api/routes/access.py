@@ -74,6 +74,17 @@ async def logout(postroom: PostroomDep, body: Refresh) -> Response:
     return Response(status_code=204)
 
 
+class PasswordChange(BaseModel):
+    current_password: str
+    new_password: str
+
+
+@router.post("/api/v1/auth/password", summary="Change your own password; answers fresh tokens")
+async def change_password(postroom: PostroomDep, principal: CurrentPrincipal, body: PasswordChange) -> dict[str, Any]:
+    pair = await postroom.auth.change_own_password(principal, body.current_password, body.new_password)
+    return pair.to_json()
+
+
 @router.get("/api/v1/auth/me")
 async def me(postroom: PostroomDep, principal: CurrentPrincipal) -> dict[str, Any]:
     user = await postroom.auth.get_user(principal.tenant_id, principal.user_id) if principal.user_id else None
