@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from postroom.core.horizon import CommitHorizon
 from postroom.core.models import Event
 from postroom.store import bulk
 from postroom.store.types import utcnow
@@ -69,10 +70,14 @@ async def append(conn: bulk.Target, events: Sequence[NewEvent]) -> None:
     )
 
 
-async def read_after(conn: AsyncConnection, tenant_id: int, after_id: int, limit: int = 500) -> list[EventRecord]:
-    rows = await conn.execute(
-        select(Event).where(Event.tenant_id == tenant_id, Event.id > after_id).order_by(Event.id).limit(limit)
-    )
+async def read_after(
+    conn: AsyncConnection, tenant_id: int, after_id: int, limit: int = 500, *, upto: int | None = None
+) -> list[EventRecord]:
+    """The tenant's events after ``after_id``; ``upto`` stops at a commit horizon (see core.horizon)."""
+    where = [Event.tenant_id == tenant_id, Event.id > after_id]
+    if upto is not None:
+        where.append(Event.id <= upto)
+    rows = await conn.execute(select(Event).where(*where).order_by(Event.id).limit(limit))
     return [EventRecord(r.id, r.tenant_id, r.type, r.subject_id, r.payload, r.created_at) for r in rows]
 
 
@@ -133,6 +138,9 @@ class EventHub:
         self._generation = 0  # lets a reader notice a wake that came while it was reading
         self._redis: Any = None
         self._listener: asyncio.Task[None] | None = None
+        # Shared by the polling readers (GET /api/v1/events), so a gap left by a rolled-back
+        # transaction is passed over once it has been open long enough, whoever asks.
+        self.horizon = CommitHorizon()
 
     async def start(self) -> None:
         if not self.redis_url:
@@ -193,13 +201,18 @@ class EventHub:
     async def stream(
         self, tenant_id: int, after_id: int | None = None, types: set[str] | None = None
     ) -> AsyncIterator[EventRecord]:
-        """Every event of the tenant after ``after_id`` (default: from now on), forever."""
+        """Every event of the tenant after ``after_id`` (default: from now on), forever, in id order.
+
+        It never passes an id still being committed (PostgreSQL can show id 11 before 10).
+        """
+        horizon = CommitHorizon()
         async with self.engine.connect() as conn:
             cursor = after_id if after_id is not None else await last_id(conn, tenant_id)
         while True:
             generation = self._generation
             async with self.engine.connect() as conn:
-                batch = await read_after(conn, tenant_id, cursor)
+                safe, _ = await horizon.safe_upto(conn, cursor)
+                batch = await read_after(conn, tenant_id, cursor, upto=safe)
             for record in batch:
                 cursor = record.id
                 if types is None or record.type in types:

@@ -35,7 +35,8 @@ async def list_events(
 ) -> dict[str, Any]:
     """The event log by cursor, for consumers that poll."""
     async with postroom.engine.connect() as conn:
-        records = await events.read_after(conn, principal.tenant_id, after, limit)
+        safe, _ = await postroom.hub.horizon.safe_upto(conn, after)
+        records = await events.read_after(conn, principal.tenant_id, after, limit, upto=safe)
     return {"items": [r.to_json() for r in records], "next_after": records[-1].id if records else after}
 
 
