@@ -323,3 +323,27 @@ async def test_unsaved_template_source_previews(live: LiveServer) -> None:
         assert body["subject"] == "Hi Zoe" and "Zoe" in body["html"] and body["missing_variables"] == ["missing"]
         bad = await client.post("/api/v1/templates/preview", json={"subject": "x", "html": "{% for %}"})
         assert bad.status_code == 422 and "line 1" in bad.json()["detail"]
+
+
+async def test_sending_metrics_summary_and_prometheus_names(live: LiveServer) -> None:
+    async with await developer(live) as client:
+        await client.post("/api/v1/suppressions", json={"address": "blocked@example.test"})
+        sent = (
+            await client.post(
+                "/api/v1/emails",
+                json={"from": "a@example.test", "to": ["m1@example.test", "m2@example.test", "blocked@example.test"],
+                      "subject": "metrics", "text": "t"},
+            )
+        ).json()  # fmt: skip
+        await wait_for_status(client, sent["id"], {"delivered", "suppressed"})
+        summary = (await client.get("/api/v1/admin/metrics", params={"hours": 1})).json()
+        assert (summary["sent"], summary["delivered"], summary["suppressed"]) == (2, 2, 1)
+        assert (summary["queue_depth"], summary["dead_letters"], summary["bucket_seconds"]) == (0, 0, 60)
+        assert sum(point["delivered"] for point in summary["series"]) == 2
+        assert 60 <= len(summary["series"]) <= 62
+        day = (await client.get("/api/v1/admin/metrics", params={"hours": 24})).json()
+        assert day["bucket_seconds"] == 3600 and day["delivered"] == 2
+        assert (await client.get("/api/v1/admin/metrics", params={"hours": 0})).status_code == 422
+        prometheus = (await client.get("/metrics")).text
+        for name in ("emails_sent_total", "emails_failed_total", "email_queue_size", "email_send_seconds_bucket"):
+            assert name in prometheus
