@@ -329,7 +329,7 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(
         False,
         validation_alias=_env("POSTROOM_WEBHOOK_ALLOW_PRIVATE"),
-        description="let webhook URLs reach private, loopback and link-local addresses (tests, closed networks)",
+        description="let webhook and tenant transport URLs reach private and loopback addresses (tests, closed nets)",
     )
     webhook_timeout_seconds: float = Field(
         10.0,

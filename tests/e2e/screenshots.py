@@ -7,8 +7,9 @@ It empties the inbox, sends realistic mail over SMTP, tags some of it and photog
 the inbox, a message and a search in the light and the dark theme, and the phone layout.
 
 With `--sending` it also sends a few minutes of mail through the API (batches, single
-emails, a suppressed address and a domain routed to a closed SMTP port, so some mail fails;
-run the server with EMAIL_WORKER_MAX_RETRIES=0 for the failures to show at once) and
+emails, a suppressed address and a domain routed to a closed SMTP port on loopback, so some
+mail fails; run the server with EMAIL_WORKER_MAX_RETRIES=0 for the failures to show at once and
+POSTROOM_WEBHOOK_ALLOW_PRIVATE=true so a tenant may route mail to loopback) and
 photographs the Activity page, the Overview chart and the template editor.
 """
 

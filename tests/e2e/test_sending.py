@@ -150,7 +150,8 @@ def closed_port() -> int:
 
 @pytest.fixture
 async def sending_roles(live_factory: LiveFactory) -> LiveServer:
-    server = await live_factory(auth_required=True, email_worker_max_retries=0)
+    # Private addresses allowed: a tenant transport here points at a closed port on loopback.
+    server = await live_factory(auth_required=True, email_worker_max_retries=0, webhook_allow_private=True)
     auth, tenant = server.postroom.auth, server.postroom.default_tenant_id
     for role in (Role.VIEWER, Role.DEVELOPER, Role.ADMIN):
         await auth.create_user(tenant, f"{role.value}@example.com", PASSWORD, role)

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from postroom.automation.urlguard import UnsafeUrl, resolve_url
 from postroom.config import Settings
 from postroom.core.crypto import SecretBox
 from postroom.core.ingest import Ingestor
@@ -31,6 +32,7 @@ from postroom.store.types import utcnow
 PROVIDERS = ("capture", "smtp", "ses", "sendgrid", "mailgun", "mailersend")
 CONFIG_TTL_SECONDS = 30.0
 SECRET_OPTION_WORDS = ("password", "secret", "key", "token")
+URL_OPTIONS = ("base_url", "endpoint_url")
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,21 @@ class TransportRouter:
 
     # ---- stored configurations (the API) ------------------------------------------
 
+    async def _check_destinations(self, provider: str, options: Mapping[str, str]) -> None:
+        """A tenant may not point a transport at the server's own network (SSRF)."""
+        urls = [options[name] for name in URL_OPTIONS if options.get(name)]
+        if provider == "smtp" and options.get("host"):
+            urls.append(f"https://{options['host']}/")  # only the host's addresses are checked
+        for url in urls:
+            try:
+                await resolve_url(url, allow_private=self.settings.webhook_allow_private, require_resolution=False)
+            except UnsafeUrl as exc:
+                raise ValueError(f"{exc} (POSTROOM_WEBHOOK_ALLOW_PRIVATE allows private addresses)") from exc
+
     async def save(self, tenant_id: int, domain: str, provider: str, options: Mapping[str, str]) -> None:
         if provider not in PROVIDERS:
             raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
+        await self._check_destinations(provider, options)
         route = Route(provider, dict(options))
         probe = self.build(route, tenant_id)  # refuses missing options before anything is stored
         await probe.close()

@@ -43,7 +43,7 @@ async def admin_client(live: LiveServer) -> httpx.AsyncClient:
 
 async def test_sendgrid_transport_and_signed_events(live_factory: LiveFactory, fake_sendgrid: FakeSendGrid) -> None:
     signer = SendGridWebhookSigner()
-    live = await live_factory(sendgrid_webhook_public_key=signer.public_key)
+    live = await live_factory(sendgrid_webhook_public_key=signer.public_key, webhook_allow_private=True)
     async with await admin_client(live) as client:
         saved = await client.put(
             "/api/v1/sending/transports",
@@ -114,7 +114,9 @@ async def test_sendgrid_transport_and_signed_events(live_factory: LiveFactory, f
 
 
 async def test_provider_errors_defer_and_bounce(live_factory: LiveFactory, fake_sendgrid: FakeSendGrid) -> None:
-    live = await live_factory(email_retry_delay=0.1, email_retry_max_delay=0.2, email_worker_max_retries=1)
+    live = await live_factory(
+        email_retry_delay=0.1, email_retry_max_delay=0.2, email_worker_max_retries=1, webhook_allow_private=True
+    )
     async with await admin_client(live) as client:
         await client.put(
             "/api/v1/sending/transports",
@@ -140,7 +142,7 @@ async def test_provider_errors_defer_and_bounce(live_factory: LiveFactory, fake_
 
 
 async def test_mailgun_webhook_token_cannot_be_replayed(live_factory: LiveFactory, fake_mailgun: FakeMailgun) -> None:
-    live = await live_factory(mailgun_webhook_signing_key="mg-signing-key")
+    live = await live_factory(mailgun_webhook_signing_key="mg-signing-key", webhook_allow_private=True)
     async with await admin_client(live) as client:
         await client.put(
             "/api/v1/sending/transports",
@@ -247,3 +249,17 @@ async def test_ses_from_the_environment_and_sns_events(
         found = (await client.get(f"/api/v1/emails/{sent['id']}")).json()
         assert found["recipients"][0]["status"] == "delivered"
         assert found["recipients"][0]["events"][-1]["source"] == "ses"
+
+
+async def test_a_tenant_cannot_point_a_transport_at_the_server_s_network(live: LiveServer) -> None:
+    async with await admin_client(live) as client:
+        for provider, options in [
+            ("sendgrid", {"api_key": "k", "base_url": "http://127.0.0.1:8025"}),
+            ("ses", {"region": "eu-west-1", "access_key_id": "a", "secret_access_key": "s",
+                     "endpoint_url": "http://169.254.169.254/latest"}),
+            ("smtp", {"host": "10.0.0.5"}),
+        ]:  # fmt: skip
+            answer = await client.put("/api/v1/sending/transports", json={"provider": provider, "options": options})
+            assert answer.status_code == 422, (provider, answer.text)
+            assert answer.json()["errors"][0]["field"] == "options"
+        assert (await client.get("/api/v1/sending/transports")).json()["items"] == []

@@ -149,17 +149,17 @@ async def test_batch_with_per_recipient_variables(live: LiveServer) -> None:
         batch = answer.json()
         assert batch["accepted"] == 20
         assert [r["index"] for r in batch["rejected"]] == [20]
-        deadline = asyncio.get_running_loop().time() + 20
+        deadline = asyncio.get_running_loop().time() + 30
         while True:
             status = (await client.get(f"/api/v1/batches/{batch['id']}")).json()
             if status["counts"].get("delivered") == 20 or asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.1)
-        assert status["counts"] == {"delivered": 20}
+        assert status["counts"] == {"delivered": 20}, status
         inbox = (await client.get("/api/v1/messages", params={"query": 'subject:"Hello User 7"'})).json()
-        assert inbox["total"] == 1
+        assert inbox["total"] == 1, inbox
         message = (await client.get(f"/api/v1/messages/{inbox['items'][0]['id']}")).json()
-        assert "Dear User 7, 50% off" in message["text"]
+        assert "Dear User 7, 50% off" in message["text"], message
         assert message["to"][0]["address"] == "user7@example.test"
 
 
