@@ -14,12 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postroom.core.models import Job, JobStatus
-from postroom.store.types import utcnow
+from postroom.store.types import upsert_insert, utcnow
 
 
 @dataclass(frozen=True)
@@ -70,8 +68,7 @@ async def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    insert_fn = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    statement = insert_fn(Job).values(values)
+    statement = upsert_insert(conn.dialect.name, Job).values(values)
     if idempotency_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
     job_id = await conn.scalar(statement.returning(Job.id))

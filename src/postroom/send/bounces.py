@@ -2,7 +2,8 @@
 
 Sent mail carries a VERP return path, ``bounces+<delivery id>@domain``, so a DSN is
 addressed to the delivery it is about. The collector follows ``message.received`` in
-the event log (by a stored cursor, so nothing is missed while it is down), reads the
+the event log (by a stored cursor, so nothing is missed while it is down; a first start
+begins at the newest event instead of reading the whole log), reads the
 DSNs among them (RFC 3464, or the common plain-text formats), and feeds each failed
 or delayed recipient to the feedback service. The DSN itself stays in the inbox,
 tagged ``bounce``.
@@ -16,9 +17,7 @@ import re
 from typing import Any
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postroom.core.events import EventHub
@@ -28,6 +27,7 @@ from postroom.core.models import Event
 from postroom.mime.dsn import BounceReport, parse_bounce
 from postroom.send.feedback import Feedback, FeedbackService
 from postroom.send.models import Cursor
+from postroom.store.types import upsert_insert
 
 log = structlog.get_logger(__name__)
 
@@ -106,20 +106,27 @@ class BounceCollector:
             if not more:
                 await self.hub.wait(generation)
 
-    @staticmethod
-    async def _cursor(conn: AsyncConnection) -> int:
-        return int(await conn.scalar(select(Cursor.position).where(Cursor.name == CURSOR)) or 0)
+    async def _cursor(self) -> int:
+        """Where reading resumes; the first run starts (and stays) at the newest event rather than
+        reading the whole log: bounces only answer mail sent since sending existed."""
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(select(Cursor.position).where(Cursor.name == CURSOR))
+        if found is not None:
+            return int(found)
+        async with self.engine.begin() as conn:
+            newest = int(await conn.scalar(select(func.max(Event.id))) or 0)
+            await self._save(conn, newest)
+        return newest
 
     @staticmethod
     async def _save(conn: AsyncConnection, position: int) -> None:
-        insert_fn = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-        statement = insert_fn(Cursor).values(name=CURSOR, position=position)
+        statement = upsert_insert(conn.dialect.name, Cursor).values(name=CURSOR, position=position)
         await conn.execute(statement.on_conflict_do_update(index_elements=["name"], set_={"position": position}))
 
     async def run_once(self) -> bool:
         """Read the next events; True when more are waiting."""
+        cursor = await self._cursor()
         async with self.engine.connect() as conn:
-            cursor = await self._cursor(conn)
             safe, _ = await self.horizon.safe_upto(conn, cursor)
             rows = list(
                 await conn.execute(

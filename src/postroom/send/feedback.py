@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postroom.core.events import EventHub, NewEvent
@@ -22,7 +20,7 @@ from postroom.send import events as send_events
 from postroom.send import suppression
 from postroom.send.events import DeliveryRef
 from postroom.send.models import Delivery, DeliveryStatus, ProviderReceipt
-from postroom.store.types import utcnow
+from postroom.store.types import upsert_insert, utcnow
 
 # A status may move to the new one only from these (a late "delivered" never undoes a bounce).
 MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -69,9 +67,8 @@ class FeedbackService:
         self.hub = hub
 
     async def _first_time(self, conn: AsyncConnection, source: str, event_id: str) -> bool:
-        insert_fn = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
         statement = (
-            insert_fn(ProviderReceipt)
+            upsert_insert(conn.dialect.name, ProviderReceipt)
             .values(provider=source, event_id=event_id[:255], created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["provider", "event_id"])
             .returning(ProviderReceipt.id)

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postroom.automation.urlguard import UnsafeUrl, resolve_url
@@ -27,7 +25,7 @@ from postroom.send.models import TransportConfig
 from postroom.send.transport import Transport
 from postroom.send.transports.capture import CaptureTransport
 from postroom.send.transports.smtp import SmtpOptions, SmtpTransport
-from postroom.store.types import utcnow
+from postroom.store.types import upsert_insert, utcnow
 
 PROVIDERS = ("capture", "smtp", "ses", "sendgrid", "mailgun", "mailersend")
 CONFIG_TTL_SECONDS = 30.0
@@ -148,8 +146,7 @@ class TransportRouter:
         probe = self.build(route, tenant_id)  # refuses missing options before anything is stored
         await probe.close()
         sealed = self.box.encrypt(json.dumps(dict(options)).encode())
-        insert_fn = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
-        statement = insert_fn(TransportConfig).values(
+        statement = upsert_insert(self.engine.dialect.name, TransportConfig).values(
             tenant_id=tenant_id, domain=domain.lower(), provider=provider, options=sealed, created_at=utcnow()
         )
         statement = statement.on_conflict_do_update(

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postroom.core.models import Event
-from postroom.send import queue
 from postroom.send.models import Delivery, DeliveryStatus
 from postroom.store.types import utcnow
 
@@ -91,7 +90,3 @@ async def summary(conn: AsyncConnection, tenant_id: int, hours: float) -> dict[s
         "dead_letters": int(dead or 0),
         "series": series,
     }
-
-
-async def queue_depth(conn: AsyncConnection) -> int:
-    return await queue.depth(conn)

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postroom.send.models import Suppression
-from postroom.store.types import utcnow
+from postroom.store.types import upsert_insert, utcnow
 
 REASONS = ("hard_bounce", "complaint", "unsubscribe", "manual")
 LOOKUP_CHUNK = 500
@@ -40,9 +38,8 @@ class SuppressedAddress:
 
 async def add(conn: AsyncConnection, tenant_id: int, address: str, reason: str, detail: str = "") -> bool:
     """Suppress an address; returns False when it already was (the first reason stays)."""
-    insert_fn = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
     statement = (
-        insert_fn(Suppression)
+        upsert_insert(conn.dialect.name, Suppression)
         .values(tenant_id=tenant_id, address=address.lower(), reason=reason, detail=detail[:2000], created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["tenant_id", "address"])
         .returning(Suppression.id)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from postroom.api.deps import PostroomDep
 from postroom.core import jobs, metrics
 from postroom.send import metrics as send_metrics
-from postroom.send import stats
+from postroom.send import queue
 from postroom.store.migrate import is_up_to_date
 from postroom.store.models import Message
 
@@ -46,7 +46,7 @@ for prefix in ("", "/api/v1"):
 async def prometheus_metrics(postroom: PostroomDep) -> Response:
     async with postroom.engine.connect() as conn:
         count, size = (await conn.execute(select(func.count(), func.coalesce(func.sum(Message.size), 0)))).one()
-        send_metrics.EMAIL_QUEUE_SIZE.set(await stats.queue_depth(conn))
+        send_metrics.EMAIL_QUEUE_SIZE.set(await queue.depth(conn))
     metrics.STORED_MESSAGES.set(count)
     metrics.STORED_BYTES.set(size)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

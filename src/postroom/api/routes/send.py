@@ -22,6 +22,7 @@ from postroom.send.service import (
     request_hash,
 )
 from postroom.send.templates import TemplateInput
+from postroom.send.templating import Preview
 
 router = APIRouter(prefix="/api/v1", tags=["sending"])
 
@@ -327,6 +328,16 @@ async def delete_template(template_id: int, principal: EmailSender, postroom: Po
     return Response(status_code=204)
 
 
+def _preview_json(preview: Preview) -> dict[str, Any]:
+    content = preview.content
+    return {
+        "subject": content.subject,
+        "html": content.html,
+        "text": content.text,
+        "missing_variables": list(preview.missing),
+    }
+
+
 class SourcePreviewBody(BaseModel):
     subject: str = ""
     html: str | None = None
@@ -336,26 +347,16 @@ class SourcePreviewBody(BaseModel):
 
 @router.post("/templates/preview", summary="Render template source that is not saved (a live preview)")
 async def preview_source(body: SourcePreviewBody, principal: EmailReader, postroom: PostroomDep) -> dict[str, Any]:
-    preview = postroom.templates.preview_source(body.subject, body.html, body.text, body.variables)
-    return {
-        "subject": preview.content.subject,
-        "html": preview.content.html,
-        "text": preview.content.text,
-        "missing_variables": list(preview.missing),
-    }
+    return _preview_json(postroom.templates.preview_source(body.subject, body.html, body.text, body.variables))
 
 
 @router.post("/templates/{template_id}/preview", summary="Render with sample variables")
 async def preview_template(
     template_id: int, body: PreviewBody, principal: EmailReader, postroom: PostroomDep
 ) -> dict[str, Any]:
-    preview = await postroom.templates.preview(principal.tenant_id, template_id, body.variables, body.version)
-    return {
-        "subject": preview.content.subject,
-        "html": preview.content.html,
-        "text": preview.content.text,
-        "missing_variables": list(preview.missing),
-    }
+    return _preview_json(
+        await postroom.templates.preview(principal.tenant_id, template_id, body.variables, body.version)
+    )
 
 
 # ---- transports ---------------------------------------------------------------------
