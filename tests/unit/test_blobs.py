@@ -1,6 +1,7 @@
+import zlib
 from pathlib import Path
 
-from postroom.store.blobs import BlobStore, blob_digest
+from postroom.store.blobs import HEADER, MAGIC, BlobStore, blob_digest
 
 
 def test_segments_round_trip_and_rebuild_their_index_from_headers(tmp_path: Path) -> None:
@@ -20,3 +21,18 @@ def test_a_full_segment_rolls_over(tmp_path: Path) -> None:
     assert store.read(second[0]) == b"y" * 200
     # Neither is deletable while young, even with no live blobs.
     assert store.deletable_segments(live=set()) == []
+
+
+def test_records_written_with_zlib_by_earlier_versions_still_read(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path, fsync=False)
+    raw = b"Subject: old\r\n\r\nstored before zstd\r\n" * 20
+    old = zlib.compress(raw, 3)
+    segment = "older-000001.seg"
+    store.path_of(segment).write_bytes(HEADER.pack(MAGIC, bytes.fromhex(blob_digest(raw)), len(old)) + old)
+    (ref,) = store.scan(segment)
+    assert ref.size == len(raw)
+    assert store.read(ref) == raw
+    # New records are zstd frames, and compress better than nothing.
+    (new,) = store.append([(raw, blob_digest(raw))])
+    assert new.length < len(raw)
+    assert store.read(new) == raw

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import zstandard
 from sqlalchemy import String, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,7 +36,8 @@ from postroom.store import bulk
 from postroom.store.base import Base
 from postroom.store.types import BigIntId
 
-COMPRESSION_LEVEL = 3
+ZSTD_LEVEL = 3
+ZSTD_FRAME = b"\x28\xb5\x2f\xfd"  # every zstd frame starts so; a zlib stream starts with 0x78
 MAGIC = b"PRB1"
 HEADER = struct.Struct(">4s32sI")  # magic, raw SHA-256, compressed length
 SEGMENT_BYTES = 64 * 1024 * 1024
@@ -68,6 +70,28 @@ class BlobRef:
 
 def blob_digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
+
+
+# zstd at level 3 compresses mail as well as zlib at level 3 in a fifth of the time (16
+# vs 90 us for a 7 KiB message), and compression sits inside every group commit. Records
+# written before the switch are zlib streams; reads tell the two apart by their first bytes.
+_codecs = threading.local()
+
+
+def compress(raw: bytes) -> bytes:
+    compressor = getattr(_codecs, "compressor", None)
+    if compressor is None:  # a ZstdCompressor must not be shared between threads
+        compressor = _codecs.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    return bytes(compressor.compress(raw))
+
+
+def decompress(data: bytes) -> bytes:
+    if not data.startswith(ZSTD_FRAME):
+        return zlib.decompress(data)
+    decompressor = getattr(_codecs, "decompressor", None)
+    if decompressor is None:
+        decompressor = _codecs.decompressor = zstandard.ZstdDecompressor()
+    return bytes(decompressor.decompress(data))
 
 
 class BlobStore:
@@ -107,7 +131,7 @@ class BlobStore:
 
     def append(self, items: Sequence[tuple[bytes, str]]) -> list[BlobRef]:
         """Compress and append (raw, digest) pairs in one write; durable on return when fsync is on."""
-        records = [(digest, raw, zlib.compress(raw, COMPRESSION_LEVEL)) for raw, digest in items]
+        records = [(digest, raw, compress(raw)) for raw, digest in items]
         total = sum(HEADER.size + len(data) for _, _, data in records)
         with self._lock:
             segment = self._segment_for(total)
@@ -125,7 +149,7 @@ class BlobStore:
                     position += HEADER.size + len(data)
                 os.write(fd, b"".join(chunks))
                 if self.fsync:
-                    os.fsync(fd)
+                    _sync_data(fd)
             finally:
                 os.close(fd)
             if created and self.fsync:
@@ -141,7 +165,7 @@ class BlobStore:
             raise BlobNotFound(ref.digest) from exc
         if len(data) != ref.length:
             raise BlobNotFound(ref.digest)
-        return zlib.decompress(data)
+        return decompress(data)
 
     def scan(self, segment: str) -> Iterable[BlobRef]:
         """Every record in a segment, from its headers (for rebuilding the index)."""
@@ -157,7 +181,7 @@ class BlobStore:
                 if len(data) < length:
                     return  # a write cut short by a crash; it was never acknowledged
                 start = position + HEADER.size
-                yield BlobRef(digest.hex(), segment, start, length, len(zlib.decompress(data)))
+                yield BlobRef(digest.hex(), segment, start, length, len(decompress(data)))
                 position = start + length
 
     def deletable_segments(self, live: set[str]) -> list[str]:
@@ -171,6 +195,15 @@ class BlobStore:
 
     def delete_segment(self, segment: str) -> None:
         self.path_of(segment).unlink(missing_ok=True)
+
+
+def _sync_data(fd: int) -> None:
+    # fdatasync still writes the metadata needed to read the data back (the new file
+    # size) but not the timestamps: 0.27 instead of 0.44 ms an append on ext4 here.
+    if hasattr(os, "fdatasync"):
+        os.fdatasync(fd)
+    else:  # macOS
+        os.fsync(fd)
 
 
 def _fsync_dir(directory: Path) -> None:
