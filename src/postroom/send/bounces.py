@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Text, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postroom.core.events import EventHub
@@ -35,6 +36,18 @@ CURSOR = "bounces"
 VERP = re.compile(r"^bounces\+(\d+)@", re.IGNORECASE)
 OUR_MESSAGE_ID = re.compile(r"^<?(\d+)\.[0-9a-f]{12}@")
 BATCH = 500
+DSN_SUBJECT_WORDS = ("undeliver", "delivery status", "returned mail", "failure notice")
+# Without a DSN among them, the cursor is saved at most this often: one write transaction
+# per event-hub wake cost the SQLite group commit its lock and an fsync every 50 ms. After
+# a crash the events since are read again, which finds nothing new.
+CURSOR_SAVE_SECONDS = 5.0
+
+
+def _may_be_dsn() -> ColumnElement[bool]:
+    """A superset of the events ``_consider`` looks at, tested on the payload's JSON text
+    in the database: no payload of ordinary mail is fetched and decoded."""
+    text = func.lower(cast(Event.payload, Text))
+    return or_(*(text.like(f"%{word}%") for word in ("bounces+", *DSN_SUBJECT_WORDS)))
 
 
 def delivery_from_verp(addresses: list[str]) -> int | None:
@@ -84,6 +97,9 @@ class BounceCollector:
         self.poll_seconds = poll_seconds
         self.horizon = CommitHorizon()
         self._task: asyncio.Task[None] | None = None
+        self._position: int | None = None  # read up to here; saved as of _saved_at
+        self._saved = 0
+        self._saved_at = 0.0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="bounce-collector")
@@ -93,6 +109,9 @@ class BounceCollector:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._position is not None and self._position != self._saved:
+            async with self.engine.begin() as conn:
+                await self._save(conn, self._position)
 
     async def _run(self) -> None:
         while True:
@@ -109,14 +128,17 @@ class BounceCollector:
     async def _cursor(self) -> int:
         """Where reading resumes; the first run starts (and stays) at the newest event rather than
         reading the whole log: bounces only answer mail sent since sending existed."""
+        if self._position is not None:
+            return self._position
         async with self.engine.connect() as conn:
             found = await conn.scalar(select(Cursor.position).where(Cursor.name == CURSOR))
-        if found is not None:
-            return int(found)
-        async with self.engine.begin() as conn:
-            newest = int(await conn.scalar(select(func.max(Event.id))) or 0)
-            await self._save(conn, newest)
-        return newest
+        if found is None:
+            async with self.engine.begin() as conn:
+                found = int(await conn.scalar(select(func.max(Event.id))) or 0)
+                await self._save(conn, found)
+        self._position = self._saved = int(found)
+        self._saved_at = time.monotonic()
+        return self._position
 
     @staticmethod
     async def _save(conn: AsyncConnection, position: int) -> None:
@@ -131,7 +153,7 @@ class BounceCollector:
             rows = list(
                 await conn.execute(
                     select(Event.id, Event.tenant_id, Event.subject_id, Event.payload)
-                    .where(Event.id > cursor, Event.id <= safe, Event.type == "message.received")
+                    .where(Event.id > cursor, Event.id <= safe, Event.type == "message.received", _may_be_dsn())
                     .order_by(Event.id)
                     .limit(BATCH)
                 )
@@ -139,18 +161,18 @@ class BounceCollector:
         last = rows[-1][0] if len(rows) == BATCH else safe
         for _event_id, tenant_id, message_id, payload in rows:
             await self._consider(tenant_id, message_id, payload)
-        if last != cursor:
+        self._position = last
+        if last != self._saved and (rows or time.monotonic() - self._saved_at >= CURSOR_SAVE_SECONDS):
             async with self.engine.begin() as conn:
                 await self._save(conn, last)
+            self._saved, self._saved_at = last, time.monotonic()
         return len(rows) == BATCH
 
     async def _consider(self, tenant_id: int, message_id: int | None, payload: dict[str, Any]) -> None:
         recipients = [str(a.get("address", "")) for a in payload.get("to") or [] if isinstance(a, dict)]
         delivery_id = delivery_from_verp(recipients)
         subject = str(payload.get("subject") or "").lower()
-        looks_like_dsn = delivery_id is not None or any(
-            word in subject for word in ("undeliver", "delivery status", "returned mail", "failure notice")
-        )
+        looks_like_dsn = delivery_id is not None or any(word in subject for word in DSN_SUBJECT_WORDS)
         if message_id is None or not looks_like_dsn:
             return
         raw = await self.messages.raw(tenant_id, message_id)
