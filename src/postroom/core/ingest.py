@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -73,10 +72,10 @@ class Stored:
 @dataclass
 class _Pending:
     incoming: Incoming
-    digest: str
     summary: HeaderSummary
     tags: list[str]
     started: float
+    digest: str = ""  # set by the blob writer thread
     future: asyncio.Future[Stored] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -127,8 +126,9 @@ class Ingestor:
         self._writer_tasks: list[asyncio.Task[None]] = []
         self._wakes = WakeThrottle(hub, WAKE_INTERVAL_SECONDS) if hub is not None else None
         self._sqlite_path = _sqlite_file(engine)
-        self._thread = threading.local()  # each writer thread's own sqlite3 connection
-        self._sqlite_connections: list[sqlite3.Connection] = []
+        # SQLite: one thread and one plain sqlite3 connection write every batch's rows.
+        self._sqlite_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._sqlite: sqlite3.Connection | None = None
         self._sqlite_lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -148,9 +148,10 @@ class Ingestor:
         if self._wakes is not None:
             await self._wakes.flush()
         self._blob_writer.shutdown(wait=True)
-        for connection in self._sqlite_connections:
-            connection.close()
-        self._sqlite_connections.clear()
+        self._sqlite_writer.shutdown(wait=True)
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
 
     async def ingest(self, incoming: Incoming) -> Stored:
         """Store one message durably; raises StoreUnavailable when the commit fails."""
@@ -171,7 +172,6 @@ class Ingestor:
         summary = parse_headers(incoming.raw)
         return _Pending(
             incoming=incoming,
-            digest=blob_digest(incoming.raw),
             summary=summary,
             tags=normalise_tags([*summary.tags, *incoming.tags]),
             started=time.perf_counter(),
@@ -212,23 +212,23 @@ class Ingestor:
             self._wakes.committed()
 
     async def _commit(self, batch: list[_Pending]) -> list[Stored]:
-        items = [(p.incoming.raw, p.digest) for p in batch]
         # A private thread: the loop's default executor can be full of other work, and ingest
         # must never wait behind it.
         loop = asyncio.get_running_loop()
+        refs = await loop.run_in_executor(self._blob_writer, self._append, batch)
         if self._sqlite_path is not None:
-            # One thread owns the blobs and a plain sqlite3 connection: two hand-offs per
-            # batch (blobs + BEGIN, then every statement + COMMIT) instead of one per statement.
+            # One thread owns a plain sqlite3 connection: two hand-offs per batch (BEGIN,
+            # then every statement + COMMIT) instead of one per statement. The blobs are
+            # written outside the lock, so the next batch's append overlaps this commit.
             async with self._sqlite_lock:  # the connection holds one transaction at a time
-                refs, writer = await loop.run_in_executor(self._blob_writer, self._append_and_begin, items)
+                writer = await loop.run_in_executor(self._sqlite_writer, self._begin)
                 try:
                     ids = await self._write_rows(writer, batch, refs)
                 except BaseException:
-                    await loop.run_in_executor(self._blob_writer, writer.rollback)
+                    await loop.run_in_executor(self._sqlite_writer, writer.rollback)
                     raise
-                await loop.run_in_executor(self._blob_writer, writer.commit)
+                await loop.run_in_executor(self._sqlite_writer, writer.commit)
         else:
-            refs = await loop.run_in_executor(self._blob_writer, self.blobs.append, items)
             async with self.engine.connect() as connection, bulk.RawWriter.transaction(connection) as conn:
                 ids = await self._write_rows(conn, batch, refs)
         return [
@@ -236,19 +236,24 @@ class Ingestor:
             for mid, p in zip(ids, batch, strict=True)
         ]
 
-    def _append_and_begin(self, items: list[tuple[bytes, str]]) -> tuple[list[BlobRef], bulk.SqliteBatch]:
-        refs = self.blobs.append(items)  # durable before the rows that point at it commit
-        connection: sqlite3.Connection | None = getattr(self._thread, "sqlite", None)
+    def _append(self, batch: list[_Pending]) -> list[BlobRef]:
+        # Hashing here rather than in the event loop: hashlib lets go of the GIL on
+        # message-sized input, so the loop goes on serving sessions meanwhile.
+        for pending in batch:
+            pending.digest = blob_digest(pending.incoming.raw)
+        return self.blobs.append([(p.incoming.raw, p.digest) for p in batch])
+
+    def _begin(self) -> bulk.SqliteBatch:
+        connection = self._sqlite
         if connection is None:
             assert self._sqlite_path is not None
             connection = sqlite3.connect(self._sqlite_path, isolation_level=None, check_same_thread=False)
             for pragma in SQLITE_PRAGMAS:
                 connection.execute(pragma)
-            self._thread.sqlite = connection
-            self._sqlite_connections.append(connection)
+            self._sqlite = connection
         elif connection.in_transaction:  # left open by a caller cancelled mid-commit
             connection.execute("ROLLBACK")
-        return refs, bulk.SqliteBatch.begin(connection, ["messages"])
+        return bulk.SqliteBatch.begin(connection, ["messages"])
 
     async def _write_rows(self, conn: bulk.Target, batch: list[_Pending], refs: list[BlobRef]) -> list[int]:
         received_at = utcnow()
