@@ -229,7 +229,7 @@ class Ingestor:
                     raise
                 await loop.run_in_executor(self._sqlite_writer, writer.commit)
         else:
-            async with self.engine.connect() as connection, bulk.RawWriter.transaction(connection) as conn:
+            async with self.engine.connect() as connection, bulk.PgBatch.on(connection) as conn:
                 ids = await self._write_rows(conn, batch, refs)
         return [
             Stored(id=mid, tenant_id=p.incoming.tenant_id, blob_sha256=p.digest, summary=p.summary)

@@ -14,6 +14,7 @@ all in one call from the thread that owns it (ingest's group commit on SQLite).
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -116,10 +117,106 @@ class SqliteBatch:
         self.connection.execute("ROLLBACK")
 
 
-Target = AsyncConnection | RawWriter | SqliteBatch
+class PgBatch:
+    """A PostgreSQL write as ONE statement: inserts are queued, then sent together.
+
+    Each queued insert becomes ``INSERT ... SELECT ... FROM unnest($1::type[], ...)``, and
+    all of them one statement of data-modifying CTEs. A statement is atomic on its own, so
+    a batch costs one round trip (plus one for new ids) instead of BEGIN, one per
+    statement and COMMIT: with every SMTP session waiting on the group commit, those
+    round trips (each also a trip through a busy event loop) were most of its latency.
+    Only inserts can be queued; the rows of one statement cannot see each other, which an
+    ingest batch never needs.
+    """
+
+    dialect = SimpleNamespace(name="postgresql")
+
+    def __init__(self, driver: Any) -> None:
+        self.driver = driver
+        self.inserts: list[tuple[str, Sequence[str], list[tuple[Any, ...]], Sequence[str], str]] = []
+
+    @classmethod
+    @asynccontextmanager
+    async def on(cls, conn: AsyncConnection) -> AsyncIterator[PgBatch]:
+        """Queue inserts in the body; they are written when it ends without an error."""
+        raw = await conn.get_raw_connection()
+        batch = cls(raw.driver_connection)
+        yield batch
+        await batch.commit()
+
+    async def reserve_ids(self, table: str, count: int) -> list[int]:
+        rows = await self.driver.fetch(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1::int)", count
+        )
+        return [int(r[0]) for r in rows]
+
+    def queue(
+        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], casts: Sequence[str], on_conflict: str
+    ) -> None:
+        self.inserts.append((table, columns, rows, casts, on_conflict))
+
+    async def commit(self) -> None:
+        if not self.inserts:
+            return
+        params: list[list[Any]] = []
+        statements = []
+        for table, columns, rows, casts, on_conflict in self.inserts:
+            arrays, selected = [], []
+            for index, (column, values) in enumerate(zip(columns, zip(*rows, strict=True), strict=True)):
+                cast = casts[index] if index < len(casts) else ""
+                params.append(list(values))
+                # A cast column travels as text and is cast per element (jsonb, tsvector).
+                arrays.append(f"${len(params)}::{'text' if cast else _array_type(table, column, values)}[]")
+                selected.append(f"c{index}::{cast}" if cast else f"c{index}")
+            aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+            statements.append(
+                f"INSERT INTO {table} ({_names(columns)}) SELECT {', '.join(selected)} "
+                f"FROM unnest({', '.join(arrays)}) AS u({aliases}) {on_conflict}"
+            )
+        *first, last = statements
+        ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(first))
+        await self.driver.execute(f"WITH {ctes} {last}" if ctes else last, *params)
+        self.inserts = []
+
+
+_PG_ARRAY_TYPES = {"INTEGER": "int4", "BIGINT": "int8", "SMALLINT": "int2", "BOOLEAN": "bool"}
+
+
+def _array_type(table: str, column: str, values: Sequence[Any]) -> str:
+    """The element type of a column's parameter array: from the table's model, else the values."""
+    known = _model_array_type(table, column)
+    if known is not None:
+        return known
+    sample = next((v for v in values if v is not None), None)
+    if isinstance(sample, bool):
+        return "bool"
+    if isinstance(sample, int):
+        return "int8"
+    if isinstance(sample, datetime):
+        return "timestamptz"
+    return "text"
+
+
+@functools.cache
+def _model_array_type(table: str, column: str) -> str | None:
+    from sqlalchemy.dialects import postgresql
+
+    from postroom.store.base import Base  # the models import this module
+
+    model = Base.metadata.tables.get(table)
+    if model is None or column not in model.columns:
+        return None
+    dialect: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+    kind = str(model.columns[column].type.compile(dialect=dialect)).upper()
+    return "timestamptz" if kind.startswith("TIMESTAMP") else _PG_ARRAY_TYPES.get(kind, "text")
+
+
+Target = AsyncConnection | RawWriter | SqliteBatch | PgBatch
 
 
 async def _executemany(target: Target, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    if isinstance(target, PgBatch):
+        raise TypeError("a PgBatch only queues inserts (see insert_many)")
     if isinstance(target, (RawWriter, SqliteBatch)):
         await target.executemany(sql, rows)
     else:
@@ -127,7 +224,7 @@ async def _executemany(target: Target, sql: str, rows: list[tuple[Any, ...]]) ->
 
 
 async def _fetch_ids(target: Target, sql: str, params: tuple[Any, ...]) -> list[int]:
-    if isinstance(target, SqliteBatch):
+    if isinstance(target, (SqliteBatch, PgBatch)):
         raise TypeError("a SqliteBatch runs its statements at commit and returns no rows")
     if isinstance(target, RawWriter):
         return await target.fetch_ids(sql, params)
@@ -178,6 +275,9 @@ async def insert_many(
     """``casts``: per column, a PostgreSQL type to cast the parameter to ('' for none)."""
     if not rows:
         return
+    if isinstance(conn, PgBatch):
+        conn.queue(table, columns, _adapt(conn, rows), casts, on_conflict)
+        return
     quoted = _names(columns)
     sql = f"INSERT INTO {table} ({quoted}) VALUES ({_marks(conn, len(columns), casts=casts)}) {on_conflict}"
     await _executemany(conn, sql, _adapt(conn, rows))
@@ -192,6 +292,12 @@ async def insert_returning_ids(
     if isinstance(conn, SqliteBatch):
         ids = conn.take_ids(table, len(rows))
         await insert_many(conn, table, ["id", *columns], [(i, *row) for i, row in zip(ids, rows, strict=True)])
+        return ids
+    if isinstance(conn, PgBatch):
+        ids = await conn.reserve_ids(table, len(rows))
+        await insert_many(
+            conn, table, ["id", *columns], [(i, *row) for i, row in zip(ids, rows, strict=True)], casts=["", *casts]
+        )
         return ids
     if conn.dialect.name == "sqlite":
         return await _sqlite_returning_ids(conn, table, columns, rows)
