@@ -359,6 +359,39 @@ def export_mail(
 
 
 @app.command()
+def compact(
+    threshold: Annotated[
+        float, typer.Option(help="rewrite old segments whose live messages fill less than this share of them")
+    ] = 0.5,
+    min_reclaim: Annotated[int, typer.Option(help="skip segments that would free fewer bytes than this")] = 1024 * 1024,
+    data: DataOpt = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Free the disk space of deleted messages now: rewrite old raw-message segments that are mostly dead."""
+    from postroom.store import compaction
+
+    if not 0 < threshold <= 1:
+        console.print("[red]--threshold must be above 0 and at most 1[/red]")
+        raise typer.Exit(2)
+
+    async def work(postroom: Any) -> compaction.CompactionResult:
+        return await compaction.compact(postroom.engine, postroom.blobs, threshold=threshold, min_reclaim=min_reclaim)
+
+    result = _run(_with_postroom(_settings(storage_dir=data, database_url=database_url), work))
+    if not result.segments:
+        console.print(f"nothing to compact: no old segment is less than {threshold:.0%} live")
+        return
+    console.print(
+        f"compacted [bold]{result.segments}[/bold] segments: {_mib(result.bytes_before)} -> "
+        f"{_mib(result.bytes_after)}, [bold]{_mib(result.reclaimed)}[/bold] reclaimed, {result.blobs_moved} blobs moved"
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

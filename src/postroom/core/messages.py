@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections import defaultdict
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ from postroom.core.ingest import normalise_tags
 from postroom.core.parsing import ensure_parsed, ensure_tenant_parsed
 from postroom.mime import Part, extract_part
 from postroom.store import blobs as blob_index
-from postroom.store import counters, search
+from postroom.store import compaction, counters, search
 from postroom.store.blobs import BlobNotFound, BlobStore
 from postroom.store.models import Message, MessageBody, MessageTag
 from postroom.store.query import SearchQuery
@@ -260,7 +259,7 @@ class MessageService:
             found = await blob_index.locate(conn, [row.blob_sha256])
         if row.blob_sha256 not in found:
             raise BlobNotFound(row.blob_sha256)
-        return await asyncio.to_thread(self.blobs.read, found[row.blob_sha256])
+        return await compaction.read_relocating(self.engine, self.blobs, found[row.blob_sha256])
 
     async def attachment(self, tenant_id: int, message_id: int, index: int) -> tuple[Part, bytes]:
         found = extract_part(await self.raw(tenant_id, message_id), index)
@@ -400,13 +399,14 @@ class MessageService:
         return deleted
 
     async def collect_blobs(self, digests: set[str]) -> None:
-        """Forget blobs no message refers to any more, and delete segments left with none."""
+        """Forget blobs no message refers to any more, delete segments left with none, compact mostly dead ones."""
         async with self.engine.begin() as conn:
             if digests:
                 await blob_index.forget_unreferenced(conn, digests, Message)
             live = await blob_index.live_segments(conn)
         for segment in self.blobs.deletable_segments(live):
             self.blobs.delete_segment(segment)
+        await compaction.compact_in_passing(self.engine, self.blobs)
 
     async def _published(self) -> None:
         if self.hub is not None:

@@ -47,7 +47,15 @@ def _parse_blobs(store: BlobStore, refs: Sequence[BlobRef | None]) -> list[Parse
 
 async def _parse_rows(conn: AsyncConnection, store: BlobStore, rows: Sequence[Any]) -> list[ParsedMessage | None]:
     where = await blob_index.locate(conn, [r.blob_sha256 for r in rows])
-    return await asyncio.to_thread(_parse_blobs, store, [where.get(r.blob_sha256) for r in rows])
+    results = await asyncio.to_thread(_parse_blobs, store, [where.get(r.blob_sha256) for r in rows])
+    # Compaction may have moved a blob between the locate and the read: locate those once more.
+    missed = [i for i, r in enumerate(results) if r is None and rows[i].blob_sha256 in where]
+    if missed:
+        moved = await blob_index.locate(conn, [rows[i].blob_sha256 for i in missed])
+        again = await asyncio.to_thread(_parse_blobs, store, [moved.get(rows[i].blob_sha256) for i in missed])
+        for i, result in zip(missed, again, strict=True):
+            results[i] = result
+    return results
 
 
 def attachment_json(parsed: ParsedMessage) -> list[dict[str, Any]]:

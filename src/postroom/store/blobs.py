@@ -115,6 +115,11 @@ class BlobStore:
         self._prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._sequence = 0
 
+    @property
+    def current_segment(self) -> str | None:
+        """The segment this process appends to now (never to be compacted or deleted)."""
+        return self._current
+
     def path_of(self, segment: str) -> Path:
         return self.segments / segment
 
