@@ -66,7 +66,7 @@ def _banner(settings: Settings, *, http_host: str | None, http_port: int | None,
         console.print(f"  web UI          http://{http_host}:{http_port}/")
         console.print(f"  HTTP API        http://{http_host}:{http_port}/api/v1/  (OpenAPI at /docs)")
     if smtp_port is not None:
-        console.print(f"  SMTP capture    {settings.smtp_host}:{smtp_port}")
+        console.print(f"  SMTP capture    {settings.smtp_bind}:{smtp_port}")
     console.print(f"  database        {_redact(settings.resolved_database_url)}")
     console.print(f"  raw messages    {settings.blob_dir.resolve()}")
     if http_port is not None and not settings.auth_is_required(http_host):
@@ -132,7 +132,7 @@ def serve(
         api_host=host,
         api_port=http_port,
         smtp_port=smtp_port,
-        smtp_host=smtp_host,
+        smtp_bind=smtp_host,
         storage_dir=data,
         database_url=database_url,
     )
@@ -153,7 +153,7 @@ def smtp(
     smtp_port: SmtpPortOpt = None, smtp_host: SmtpHostOpt = None, data: DataOpt = None, database_url: DbOpt = None
 ) -> None:
     """Only the SMTP capture server."""
-    settings = _settings(smtp_port=smtp_port, smtp_host=smtp_host, storage_dir=data, database_url=database_url)
+    settings = _settings(smtp_port=smtp_port, smtp_bind=smtp_host, storage_dir=data, database_url=database_url)
     _banner(settings, http_host=None, http_port=None, smtp_port=settings.smtp_port)
     _run(_run_service(settings, http=False, smtp=True, workers=False, host=settings.api_host))
 

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     )
 
     # SMTP capture
-    smtp_host: str = Field(
+    smtp_bind: str = Field(
         "127.0.0.1", validation_alias=_env("SMTP_BIND", "POSTROOM_SMTP_HOST"), description="SMTP capture bind address"
     )
     smtp_port: int = Field(

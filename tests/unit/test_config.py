@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
 
 from postroom.config import Settings, settings_table
 
@@ -112,6 +112,22 @@ def test_the_older_smtp_names_set_the_relay(
         "someone",
         "secret",
     )
+    # The relay's host is not where the capture server listens.
+    assert settings.smtp_bind == "127.0.0.1"
+
+
+def test_no_setting_is_named_like_another_settings_variable() -> None:
+    # A field's own name is accepted as a variable too: it must not be another setting's.
+    owners: dict[str, set[str]] = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias] if isinstance(alias, str) else []
+        for choice in choices:
+            if isinstance(choice, str):
+                owners.setdefault(choice.upper(), set()).add(name)
+    assert {
+        name: owners[name.upper()] for name in Settings.model_fields if owners.get(name.upper(), {name}) != {name}
+    } == {}
 
 
 def test_a_bad_rate_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -303,11 +303,11 @@ class CaptureServer:
         implicit = self._tls if self.settings.smtp_tls == "implicit" else None
         self._server = await loop.create_server(
             self._session,
-            host=self.settings.smtp_host,
+            host=self.settings.smtp_bind,
             port=self.settings.smtp_port,
             ssl=implicit,
         )
-        log.info("smtp_listening", host=self.settings.smtp_host, port=self.port, tls=self.settings.smtp_tls)
+        log.info("smtp_listening", host=self.settings.smtp_bind, port=self.port, tls=self.settings.smtp_tls)
 
     async def stop(self) -> None:
         if self._server is None:
