@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -82,17 +83,25 @@ async def test_failures_back_off_then_dead_letter_and_requeue(engine: AsyncEngin
         calls.append(job.attempts)
         raise RuntimeError(f"relay down (attempt {job.attempts})")
 
-    worker = JobWorker(engine, {"k": flaky}, backoff=Backoff(base_seconds=0, jitter=0))
+    worker = JobWorker(engine, {"flaky": flaky}, backoff=Backoff(base_seconds=0, jitter=0))
+    before = {outcome: finished("flaky", outcome) for outcome in ("retry", "dead")}
     async with engine.begin() as conn:
-        job_id = await jobs.enqueue(conn, "k", {}, max_attempts=3)
+        job_id = await jobs.enqueue(conn, "flaky", {}, max_attempts=3)
     for _ in range(3):
         assert await worker.run_once() == 1
     assert await worker.run_once() == 0
     assert calls == [1, 2, 3]
+    # /metrics counts two retries and one dead letter.
+    assert finished("flaky", "retry") - before["retry"] == 2
+    assert finished("flaky", "dead") - before["dead"] == 1
     assert await status_of(engine, job_id) == (JobStatus.DEAD, 3, "RuntimeError: relay down (attempt 3)")
     async with engine.begin() as conn:
         assert await jobs.requeue(conn, job_id, tenant_id=None)
     assert (await status_of(engine, job_id))[:2] == (JobStatus.QUEUED, 0)
+
+
+def finished(kind: str, outcome: str) -> float:
+    return REGISTRY.get_sample_value("postroom_jobs_finished_total", {"kind": kind, "outcome": outcome}) or 0.0
 
 
 async def test_backoff_schedules_the_retry_later(engine: AsyncEngine) -> None:
@@ -115,11 +124,13 @@ async def test_permanent_errors_dead_letter_at_once_and_success_records_the_resu
             return {"delivered": "yes"}
         raise PermanentJobError("550 no such user")
 
-    worker = JobWorker(engine, {"k": handler})
+    worker = JobWorker(engine, {"permanent": handler})
+    done = finished("permanent", "done")
     async with engine.begin() as conn:
-        bad = await jobs.enqueue(conn, "k", {"ok": False}, max_attempts=5)
-        good = await jobs.enqueue(conn, "k", {"ok": True})
+        bad = await jobs.enqueue(conn, "permanent", {"ok": False}, max_attempts=5)
+        good = await jobs.enqueue(conn, "permanent", {"ok": True})
     assert await worker.run_once() == 2
+    assert finished("permanent", "done") - done == 1
     assert await status_of(engine, bad) == (JobStatus.DEAD, 1, "550 no such user")
     async with engine.connect() as conn:
         assert await conn.scalar(select(Job.result).where(Job.id == good)) == {"delivered": "yes"}

@@ -19,8 +19,9 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from postroom.core import jobs
+from postroom.core import jobs, metrics
 from postroom.core.jobs import Backoff, ClaimedJob
+from postroom.core.models import JobStatus
 
 log = structlog.get_logger(__name__)
 
@@ -124,9 +125,11 @@ class JobWorker:
         else:
             async with self.engine.begin() as conn:
                 await jobs.complete(conn, job, self.worker_id, result)
+            metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="done").inc()
             log.info("job_done", job_id=job.id, kind=job.kind, attempt=job.attempts)
 
     async def _fail(self, job: ClaimedJob, error: str, *, retry: bool) -> None:
         async with self.engine.begin() as conn:
             status = await jobs.fail(conn, job, self.worker_id, error, self.backoff, retry=retry)
+        metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="dead" if status == JobStatus.DEAD else "retry").inc()
         log.warning("job_failed", job_id=job.id, kind=job.kind, attempt=job.attempts, status=status, error=error)
