@@ -476,6 +476,11 @@ class Settings(BaseSettings):
             raise ConfigError(f"POSTROOM_BOOTSTRAP_TOKEN must be at least {MIN_SECRET_LENGTH} characters in production")
         if self.auth_required is False:
             raise ConfigError("POSTROOM_AUTH_REQUIRED cannot be false in production")
+        if any(len(key) < MIN_SECRET_LENGTH for key in self.secret_keys):
+            raise ConfigError(
+                f"every key in POSTROOM_SECRET_KEYS must be a random value of at least {MIN_SECRET_LENGTH} characters "
+                "in production"
+            )
         return self
 
     @property

@@ -48,6 +48,16 @@ def test_production_refuses_default_or_short_secrets(monkeypatch: pytest.MonkeyP
         Settings()
 
 
+def test_production_refuses_a_placeholder_encryption_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("JWT_SECRET", "s" * 40)
+    monkeypatch.setenv("POSTROOM_SECRET_KEYS", f"{'k' * 40},REPLACE_ME")
+    with pytest.raises(ValidationError, match="POSTROOM_SECRET_KEYS"):
+        Settings()
+    monkeypatch.setenv("POSTROOM_SECRET_KEYS", f"{'k' * 40},{'o' * 32}")
+    assert len(Settings().secret_keys) == 2
+
+
 def test_production_requires_auth_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTROOM_ENV", "production")
     monkeypatch.setenv("JWT_SECRET", "s" * 40)
