@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -37,6 +39,9 @@ HostOpt = Annotated[str | None, typer.Option("--host", help="HTTP bind address (
 HttpPortOpt = Annotated[int | None, typer.Option("--http-port", help="HTTP port (API_PORT)")]
 SmtpPortOpt = Annotated[int | None, typer.Option("--smtp-port", help="SMTP capture port (SMTP_PORT)")]
 SmtpHostOpt = Annotated[str | None, typer.Option("--smtp-host", help="SMTP bind address")]
+OpsPortOpt = Annotated[
+    int | None, typer.Option("--ops-port", help="serve /health, /ready and /metrics on this port (POSTROOM_OPS_PORT)")
+]
 DataOpt = Annotated[Path | None, typer.Option("--data", help="data folder (STORAGE_DIR)")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="DATABASE_URL")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="tenant slug")]
@@ -69,6 +74,8 @@ def _banner(settings: Settings, *, http_host: str | None, http_port: int | None,
         console.print(f"  SMTP capture    {settings.smtp_bind}:{smtp_port}")
     console.print(f"  database        {_redact(settings.resolved_database_url)}")
     console.print(f"  raw messages    {settings.blob_dir.resolve()}")
+    if http_port is None and settings.ops_port:
+        console.print(f"  health, metrics http://{settings.api_host}:{settings.ops_port}/health, /metrics")
     if http_port is not None and not settings.auth_is_required(http_host):
         console.print(
             "  [yellow]authentication is OFF[/yellow]: bound to loopback, every request acts as the admin "
@@ -94,7 +101,7 @@ async def _wait_for_signal() -> None:
 
 
 async def _run_service(settings: Settings, *, http: bool, smtp: bool, workers: bool, host: str) -> None:
-    from postroom.api.http import create_app
+    from postroom.api.http import create_app, create_ops_app
     from postroom.app import Postroom
 
     postroom = Postroom(settings)
@@ -102,20 +109,45 @@ async def _run_service(settings: Settings, *, http: bool, smtp: bool, workers: b
     try:
         if http:
             web = create_app(postroom, auth_required=settings.auth_is_required(host))
-            config = uvicorn.Config(
-                web,
-                host=host,
-                port=settings.api_port,
-                log_config=None,
-                access_log=False,
-                # Live event streams never end by themselves: close them after a short grace.
-                timeout_graceful_shutdown=3,
-            )
-            await uvicorn.Server(config).serve()
+            await _serve_http(web, host, settings.api_port)
+        elif settings.ops_port:
+            await _serve_http(create_ops_app(postroom), host, settings.ops_port)
         else:
             await _wait_for_signal()
     finally:
         await postroom.stop()
+
+
+class _HttpServer(uvicorn.Server):
+    """uvicorn's server, except that a SIGTERM/SIGINT it shut down for is not raised again at
+    the end (uvicorn does so, and the process then died before Postroom itself stopped:
+    the ingest queue's last commits, the workers' hand-back of their leases)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
+async def _serve_http(web: Any, host: str, port: int) -> None:
+    """Until SIGINT/SIGTERM."""
+    config = uvicorn.Config(
+        web,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        # Live event streams never end by themselves: close them after a short grace.
+        timeout_graceful_shutdown=3,
+    )
+    await _HttpServer(config).serve()
 
 
 @app.command()
@@ -150,18 +182,24 @@ def api(host: HostOpt = None, http_port: HttpPortOpt = None, data: DataOpt = Non
 
 @app.command()
 def smtp(
-    smtp_port: SmtpPortOpt = None, smtp_host: SmtpHostOpt = None, data: DataOpt = None, database_url: DbOpt = None
+    smtp_port: SmtpPortOpt = None,
+    smtp_host: SmtpHostOpt = None,
+    ops_port: OpsPortOpt = None,
+    data: DataOpt = None,
+    database_url: DbOpt = None,
 ) -> None:
     """Only the SMTP capture server."""
-    settings = _settings(smtp_port=smtp_port, smtp_bind=smtp_host, storage_dir=data, database_url=database_url)
+    settings = _settings(
+        smtp_port=smtp_port, smtp_bind=smtp_host, ops_port=ops_port, storage_dir=data, database_url=database_url
+    )
     _banner(settings, http_host=None, http_port=None, smtp_port=settings.smtp_port)
     _run(_run_service(settings, http=False, smtp=True, workers=False, host=settings.api_host))
 
 
 @app.command()
-def worker(data: DataOpt = None, database_url: DbOpt = None) -> None:
+def worker(ops_port: OpsPortOpt = None, data: DataOpt = None, database_url: DbOpt = None) -> None:
     """Only the background workers (parsing, release, pruning); run as many as you like."""
-    settings = _settings(storage_dir=data, database_url=database_url)
+    settings = _settings(ops_port=ops_port, storage_dir=data, database_url=database_url)
     _banner(settings, http_host=None, http_port=None, smtp_port=None)
     _run(_run_service(settings, http=False, smtp=False, workers=True, host=settings.api_host))
 

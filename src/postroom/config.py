@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     api_port: int = Field(
         8025, validation_alias=_env("API_PORT", "POSTROOM_API_PORT"), description="HTTP port of the API and web UI"
     )
+    ops_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        validation_alias=_env("POSTROOM_OPS_PORT"),
+        description="port of /health, /ready and /metrics for `postroom smtp` and `postroom worker` (0: none)",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias=_env("CORS_ORIGINS", "POSTROOM_CORS_ORIGINS"),

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import mailbox
+import os
+import signal
+import smtplib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
+from tests.services import free_port
 
 from postroom.config import Settings
 
@@ -84,3 +90,47 @@ def test_production_mode_with_a_default_secret_refuses_to_start(settings: Settin
         env={"PATH": "/usr/bin:/bin", "POSTROOM_ENV": "production"},
     )
     assert result.returncode == 2 and "JWT_SECRET" in result.stderr
+
+
+def wait_for_health(port: int, process: subprocess.Popen[str]) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError("no /health within 60 s")
+
+
+@pytest.mark.parametrize("command", ["smtp", "worker"])
+def test_smtp_and_worker_processes_serve_health_and_metrics_on_the_ops_port(settings: Settings, command: str) -> None:
+    smtp_port, ops_port = free_port(), free_port()
+    url = settings.resolved_database_url
+    process = subprocess.Popen(
+        [sys.executable, "-m", "postroom", command, "--ops-port", str(ops_port), "--data", str(settings.storage_dir)]
+        + ["--database-url", url]
+        + (["--smtp-port", str(smtp_port)] if command == "smtp" else []),
+        env={**os.environ, "POSTROOM_ENV": "test"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        health = wait_for_health(ops_port, process)
+        assert health.status_code == 200 and health.json() == {"status": "healthy", "database": "connected"}
+        assert httpx.get(f"http://127.0.0.1:{ops_port}/ready", timeout=5).json()["status"] == "ready"
+        if command == "smtp":
+            with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as client:
+                client.sendmail("app@example.test", ["qa@example.test"], b"Subject: counted\r\n\r\nhello\r\n")
+        exported = httpx.get(f"http://127.0.0.1:{ops_port}/metrics", timeout=5).text
+        # What only this process knows reaches Prometheus: its SMTP sessions and replies.
+        sessions = [line for line in exported.splitlines() if line.startswith("postroom_smtp_sessions_total ")]
+        assert sessions == [f"postroom_smtp_sessions_total {1.0 if command == 'smtp' else 0.0}"]
+        assert ('postroom_smtp_replies_total{code="250",command="DATA"} 1.0' in exported) is (command == "smtp")
+        assert "postroom_stored_messages" in exported
+        assert httpx.get(f"http://127.0.0.1:{ops_port}/api/v1/messages", timeout=5).status_code == 404
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output

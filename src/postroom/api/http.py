@@ -61,3 +61,13 @@ def create_app(postroom: Postroom, *, auth_required: bool, manage_lifecycle: boo
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def create_ops_app(postroom: Postroom) -> FastAPI:
+    """Only /health, /ready and /metrics: for processes that serve no API (``postroom smtp``, ``worker``)."""
+    app = FastAPI(title="Postroom operations", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.postroom = postroom
+    app.state.auth_required = True
+    problems.install(app)
+    app.include_router(ops.router)
+    return app
