@@ -2,7 +2,9 @@
 
 Settings, commands, routes, ports and Prometheus series named by the Dockerfile, compose,
 Kubernetes, nginx, alert rules and the Grafana dashboard are checked against Postroom itself:
-its Settings schema, its CLI, its HTTP app (started on SQLite) and its metrics registry.
+its Settings schema, its CLI, its HTTP apps (the API and the operations app of smtp and worker,
+started on SQLite) and its metrics registry. The healthchecks run against a real
+``postroom worker --ops-port`` process.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,10 +33,11 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import AliasChoices, ValidationError
 from starlette.routing import WebSocketRoute
+from tests.services import free_port
 from typer.testing import CliRunner
 
 from postroom import cli, config
-from postroom.api.http import ROUTERS, create_app
+from postroom.api.http import ROUTERS, create_app, create_ops_app
 from postroom.app import Postroom
 from postroom.config import Settings, load_settings
 
@@ -45,6 +50,7 @@ DOCKERFILE = DEPLOY / "Dockerfile"
 NGINX = DEPLOY / "nginx" / "postroom.conf"
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 DASHBOARD = DEPLOY / "grafana" / "postroom.json"
+PROMETHEUS = DEPLOY / "prometheus" / "prometheus.yml"
 
 # Variables .env.example holds for compose's own interpolation, not for Postroom.
 COMPOSE_ONLY = {
@@ -66,6 +72,11 @@ IMAGE_ONLY = {
     "PIP_DISABLE_PIP_VERSION_CHECK",
 }
 PLACEHOLDER = "REPLACE_ME"
+PROBE_PATHS = ("/health", "/ready", "/metrics")
+# Which HTTP app each long-running command serves /health, /ready and /metrics from (see cli.py):
+# the API (serve, api) on API_PORT, the operations app (smtp, worker) on POSTROOM_OPS_PORT.
+HTTP_APPS = {"serve": "api", "api": "api", "smtp": "ops", "worker": "ops"}
+PORT_VARIABLES = {"api": "API_PORT", "ops": "POSTROOM_OPS_PORT"}
 
 
 # ---- reading the files ----------------------------------------------------------------------
@@ -136,6 +147,70 @@ def pod_specs() -> dict[str, dict[str, Any]]:
     specs = {obj["metadata"]["name"]: obj["spec"]["template"]["spec"] for obj in of_kind("Deployment")}
     specs.update({obj["metadata"]["name"]: obj["spec"]["template"]["spec"] for obj in of_kind("Job")})
     return specs
+
+
+def image_environment() -> dict[str, str]:
+    """The Postroom settings the image's ENV gives every container."""
+    final = [i for i in dockerfile() if i.stage == max(i.stage for i in dockerfile())]
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(i.args for i in final if i.keyword == "ENV")))
+    return {name: value for name, value in env.items() if name in setting_names()}
+
+
+def compose_containers() -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Each long-running Postroom service -> its command and the settings its container gets."""
+    env = _filled(env_file(ENV_EXAMPLE))
+    containers = {}
+    for name, service in postroom_services().items():
+        if service["command"][1] in HTTP_APPS:
+            own = {k: interpolate(str(v), env) for k, v in service["environment"].items()}
+            containers[name] = (service["command"], {**image_environment(), **env, **own})
+    return containers
+
+
+def k8s_containers() -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
+    """Each Deployment -> its container and the settings it gets (image, ConfigMap, Secret, then its own env)."""
+    configmap = next(obj for obj in of_kind("ConfigMap") if obj["metadata"]["name"] == "postroom-config")
+    shared = {**image_environment(), **configmap["data"], **_filled(k8s_secret_template()["stringData"])}
+    containers = {}
+    for deployment in of_kind("Deployment"):
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        own = {var["name"]: str(var["value"]) for var in container.get("env", [])}
+        containers[deployment["metadata"]["name"]] = (container, {**shared, **own})
+    return containers
+
+
+def served(argv: list[str], settings: Settings) -> tuple[str, int] | None:
+    """The HTTP app (``api`` or ``ops``) the process ``argv`` answers /health, /ready and /metrics from,
+    and its port, as cli.py starts it; None when it serves none (smtp and worker without an ops port)."""
+    app = HTTP_APPS.get(argv[1])
+    if app is None:
+        return None
+    flag = "--http-port" if app == "api" else "--ops-port"
+    port = int(argv[argv.index(flag) + 1]) if flag in argv else settings.api_port if app == "api" else settings.ops_port
+    return (app, port) if port else None
+
+
+def relabel(labels: dict[str, str], rules: list[dict[str, Any]]) -> dict[str, str] | None:
+    """Prometheus's ``replace`` and ``keep`` relabelling (None: the target is dropped)."""
+    labels = dict(labels)
+    for rule in rules:
+        value = rule.get("separator", ";").join(labels.get(name, "") for name in rule.get("source_labels", []))
+        match = re.fullmatch(str(rule.get("regex", "(.*)")), value)
+        action = rule.get("action", "replace")
+        if action == "keep":
+            if not match:
+                return None
+        elif action == "replace":
+            if match:
+                template = re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", str(rule.get("replacement", "$1")))
+                labels[rule["target_label"]] = match.expand(template)
+        else:
+            raise AssertionError(f"relabel action {action} is not simulated here")
+    return labels
+
+
+def scrape_jobs() -> dict[str, dict[str, Any]]:
+    return {job["job_name"]: job for job in yaml.safe_load(PROMETHEUS.read_text())["scrape_configs"]}
 
 
 @dataclass(frozen=True)
@@ -228,19 +303,27 @@ def dashboard_expressions() -> dict[str, str]:
 # ---- Postroom itself, on SQLite -----------------------------------------------------------
 @dataclass(frozen=True)
 class Running:
-    responses: dict[str, httpx.Response]
+    apps: dict[str, dict[str, httpx.Response]]  # "api" or "ops" -> path -> its answer
     series: dict[str, frozenset[str]]  # every sample name Prometheus can see -> its label names
 
+    @property
+    def responses(self) -> dict[str, httpx.Response]:
+        return self.apps["api"]
 
-async def _start_and_scrape(storage: Path) -> dict[str, httpx.Response]:
+
+async def _start_and_scrape(storage: Path) -> dict[str, dict[str, httpx.Response]]:
     settings = load_settings(storage_dir=storage, database_url=f"sqlite:///{storage / 'postroom.db'}")
     postroom = Postroom(settings)
     await postroom.start(smtp=False, workers=False)
     try:
         # Probes and scrapers send no credentials: these must answer even with auth required.
-        app = create_app(postroom, auth_required=True)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://postroom") as client:
-            return {path: await client.get(path) for path in ("/health", "/ready", "/metrics")}
+        apps = {"api": create_app(postroom, auth_required=True), "ops": create_ops_app(postroom)}
+        scraped = {}
+        for name, app in apps.items():
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://postroom") as client:
+                scraped[name] = {path: await client.get(path) for path in PROBE_PATHS}
+        return scraped
     finally:
         await postroom.stop()
 
@@ -258,16 +341,16 @@ def _label_names() -> dict[str, frozenset[str]]:
 def running(tmp_path_factory: pytest.TempPathFactory) -> Running:
     storage = tmp_path_factory.mktemp("postroom")
     with ThreadPoolExecutor(max_workers=1) as pool:
-        responses = pool.submit(asyncio.run, _start_and_scrape(storage)).result()
+        apps = pool.submit(asyncio.run, _start_and_scrape(storage)).result()
     labels = _label_names()
     suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created")}
     series: dict[str, frozenset[str]] = {}
-    for family in text_string_to_metric_families(responses["/metrics"].text):
+    for family in text_string_to_metric_families(apps["api"]["/metrics"].text):
         names = [family.name + s for s in suffixes.get(family.type, ("",))]
         extra = frozenset({"le"}) if family.type == "histogram" else frozenset()
         for name in names:
             series[name] = labels.get(family.name, frozenset()) | (extra if name.endswith("_bucket") else frozenset())
-    return Running(responses, series)
+    return Running(apps, series)
 
 
 def check_promql(name: str, expr: str, series: dict[str, frozenset[str]]) -> list[str]:
@@ -501,6 +584,105 @@ def test_probes_and_healthchecks_call_paths_that_answer_200(running: Running) ->
     assert urls and set(urls) <= ok and set(probes) <= ok
 
 
+def test_every_api_smtp_and_worker_container_serves_health_and_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = {
+        f"compose {name}": served(argv, _settings_from(env, monkeypatch))
+        for name, (argv, env) in compose_containers().items()
+    }
+    for name, (container, env) in k8s_containers().items():
+        found[f"k8s {name}"] = served(
+            container["command"] + container.get("args", []), _settings_from(env, monkeypatch)
+        )
+    processes = ["api", "smtp", "worker"]
+    assert sorted(found) == [f"compose {p}" for p in processes] + [f"k8s postroom-{p}" for p in processes]
+    assert [name for name, http in found.items() if http is None] == [], "no /health, /ready or /metrics"
+    assert {name: http[0] for name, http in found.items() if http} == {
+        name: "api" if name.endswith("api") else "ops" for name in found
+    }
+    assert len({http[1] for http in found.values() if http and http[0] == "ops"}) == 1, "one operations port"
+
+
+def test_only_smtp_and_worker_are_given_an_operations_port() -> None:
+    # serve and api ignore it: set anywhere shared, it would name a port nothing listens on.
+    configmap = next(obj for obj in of_kind("ConfigMap") if obj["metadata"]["name"] == "postroom-config")
+    shared = [env_file(ENV_EXAMPLE), configmap["data"], image_environment(), compose()["x-postroom-environment"]]
+    assert [names for names in shared if "POSTROOM_OPS_PORT" in names] == []
+    assert "POSTROOM_OPS_PORT" not in postroom_services()["api"]["environment"]
+    assert "env" not in k8s_containers()["postroom-api"][0]
+
+
+def test_k8s_probes_and_scrape_annotations_use_the_port_each_process_serves(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    templates = {d["metadata"]["name"]: d["spec"]["template"]["metadata"] for d in of_kind("Deployment")}
+    for name, (container, env) in k8s_containers().items():
+        http = served(container["command"] + container.get("args", []), _settings_from(env, monkeypatch))
+        assert http, name
+        app, port = http
+        answers = running.apps[app]
+        named = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert port in named.values(), f"{name}: no containerPort {port}"
+        for kind, path in (("startupProbe", "/health"), ("readinessProbe", "/ready"), ("livenessProbe", "/health")):
+            probe = container[kind]["httpGet"]
+            assert probe["path"] == path and answers[path].status_code == 200, (name, kind)
+            assert named.get(probe["port"], probe["port"]) == port, (name, kind)
+        annotations = templates[name]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert int(annotations["prometheus.io/port"]) == port, name
+        metrics = answers[annotations["prometheus.io/path"]]
+        assert metrics.status_code == 200 and "postroom_smtp_replies_total" in metrics.text, name
+
+
+def test_prometheus_scrapes_each_kubernetes_pod_once_where_it_serves_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    job = scrape_jobs()["postroom-kubernetes"]
+    assert [sd["role"] for sd in job["kubernetes_sd_configs"]] == ["pod"]
+
+    def meta(prefix: str, values: dict[str, str]) -> dict[str, str]:
+        return {prefix + re.sub(r"\W", "_", key): value for key, value in values.items()}
+
+    templates = {d["metadata"]["name"]: d["spec"]["template"]["metadata"] for d in of_kind("Deployment")}
+    scraped = set()
+    for name, (container, env) in k8s_containers().items():
+        http = served(container["command"] + container.get("args", []), _settings_from(env, monkeypatch))
+        assert http, name
+        template = templates[name]
+        # Kubernetes discovery yields one target per container port, addressed at that port.
+        for port in container["ports"]:
+            discovered = {
+                "__address__": f"10.0.0.7:{port['containerPort']}",
+                "__metrics_path__": job.get("metrics_path", "/metrics"),
+                "__meta_kubernetes_namespace": "mail",
+                "__meta_kubernetes_pod_name": f"{name}-0",
+                "__meta_kubernetes_pod_ip": "10.0.0.7",
+                "__meta_kubernetes_pod_container_port_name": port["name"],
+                **meta("__meta_kubernetes_pod_label_", template["labels"]),
+                **meta("__meta_kubernetes_pod_annotation_", template.get("annotations", {})),
+            }
+            target = relabel(discovered, job["relabel_configs"])
+            assert target, f"{name}: not scraped"
+            assert (target["__address__"], target["__metrics_path__"]) == (f"10.0.0.7:{http[1]}", "/metrics"), name
+            scraped.add((target["__address__"], target["pod"], target["component"]))
+    assert sorted(component for _, _, component in scraped) == ["api", "smtp", "worker"], "one target a pod"
+    other = {"__address__": "10.0.0.9:5432", "__meta_kubernetes_pod_label_app_kubernetes_io_name": "postgres"}
+    assert relabel(other, job["relabel_configs"]) is None
+
+
+def test_prometheus_scrapes_every_compose_process_where_it_serves_metrics(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = scrape_jobs()["postroom"]
+    targets = {name: sd["port"] for sd in job["dns_sd_configs"] for name in sd["names"]}
+    expected = {}
+    for name, (argv, env) in compose_containers().items():
+        http = served(argv, _settings_from(env, monkeypatch))
+        assert http, name
+        expected[name] = http[1]
+        assert running.apps[http[0]][job["metrics_path"]].status_code == 200, name
+        discovered = {"__address__": f"172.18.0.5:{targets.get(name)}", "__meta_dns_name": name}
+        assert relabel(discovered, job.get("relabel_configs", [])) == {**discovered, "component": name}
+    assert targets == expected
+
+
 def test_ports_agree_with_the_settings_and_with_each_other() -> None:
     defaults = Settings.model_fields
     api_port, smtp_port = defaults["api_port"].default, defaults["smtp_port"].default
@@ -510,10 +692,14 @@ def test_ports_agree_with_the_settings_and_with_each_other() -> None:
     assert (int(configmap["data"]["API_PORT"]), int(configmap["data"]["SMTP_PORT"])) == (api_port, smtp_port)
     ports = {c["name"]: c.get("ports", []) for spec in pod_specs().values() for c in spec["containers"]}
     assert [p["containerPort"] for p in ports["api"]] == [api_port]
-    assert [p["containerPort"] for p in ports["smtp"]] == [smtp_port]
+    ops_port = int(compose()["services"]["worker"]["environment"]["POSTROOM_OPS_PORT"])
+    assert ops_port not in (api_port, smtp_port)
+    assert [p["containerPort"] for p in ports["smtp"]] == [smtp_port, ops_port]
+    assert [p["containerPort"] for p in ports["worker"]] == [ops_port]
     assert f"server api:{api_port};" in NGINX.read_text()
     assert compose()["services"]["api"]["expose"] == [str(api_port)]
     assert compose()["services"]["smtp"]["ports"][0].endswith(f":{smtp_port}")
+    assert compose()["services"]["smtp"]["expose"] == compose()["services"]["worker"]["expose"] == [str(ops_port)]
 
 
 def test_services_ingress_hpa_and_budgets_point_at_real_workloads() -> None:
@@ -587,6 +773,71 @@ def test_pods_use_the_config_secret_and_volume_that_exist() -> None:
             assert spec["volumes"][0]["persistentVolumeClaim"]["claimName"] in claims, name
     (claim,) = of_kind("PersistentVolumeClaim")
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "api, smtp and worker pods share the blob segments"
+
+
+# ---- healthchecks, run against a real operations port -------------------------------------
+@pytest.fixture(scope="module")
+def ops_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A ``postroom worker --ops-port`` process on SQLite, answering /health on the returned port."""
+    data = tmp_path_factory.mktemp("worker")
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if k not in setting_names() and k != "POSTROOM_CONFIG"}
+    command = [sys.executable, "-m", "postroom", "worker", "--ops-port", str(port), "--data", str(data)]
+    command += ["--database-url", f"sqlite:///{data / 'postroom.db'}"]
+    process = subprocess.Popen(
+        command, env={**clean, "POSTROOM_ENV": "test"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while httpx_status(f"http://127.0.0.1:{port}/health") != 200:
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "no /health on the operations port within 60 s"
+            time.sleep(0.2)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+
+
+def httpx_status(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.TransportError:
+        return None
+
+
+def run_healthcheck(test: list[str], env: dict[str, str]) -> int:
+    """Runs a Docker/compose healthcheck (``CMD python -c ...``) here, in a container's environment."""
+    argv = test[1:] if test[0] == "CMD" else test
+    assert argv[0] == "python", test
+    clean = {k: v for k, v in os.environ.items() if k not in setting_names() and k != "POSTROOM_CONFIG"}
+    return subprocess.run([sys.executable, *argv[1:]], env={**clean, **env}, capture_output=True, timeout=30).returncode
+
+
+def test_compose_healthchecks_pass_only_on_the_port_their_process_serves(
+    ops_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = str(free_port())
+    for name, (_, env) in compose_containers().items():
+        http = served(postroom_services()[name]["command"], _settings_from(env, monkeypatch))
+        assert http, name
+        variable = PORT_VARIABLES[http[0]]
+        assert int(env[variable]) == http[1], name
+        test = [interpolate(arg, env) for arg in postroom_services()[name]["healthcheck"]["test"]]
+        # Every port setting points nowhere but the one this process serves on: the check must read that one.
+        nowhere = {**env, **{port_variable: closed for port_variable in ("API_PORT", "SMTP_PORT", "POSTROOM_OPS_PORT")}}
+        assert run_healthcheck(test, {**nowhere, variable: str(ops_port)}) == 0, name
+        assert run_healthcheck(test, nowhere) != 0, name
+
+
+def test_the_image_healthcheck_passes_on_the_api_port_or_the_operations_port(ops_port: int) -> None:
+    (check,) = [json.loads(i.args.split("CMD", 1)[1]) for i in dockerfile() if i.keyword == "HEALTHCHECK"]
+    closed = str(free_port())
+    image = image_environment()
+    assert run_healthcheck(check, {**image, "API_PORT": str(ops_port)}) == 0, "serve, api"
+    assert run_healthcheck(check, {**image, "API_PORT": closed, "POSTROOM_OPS_PORT": str(ops_port)}) == 0, "smtp"
+    assert run_healthcheck(check, {**image, "API_PORT": closed}) != 0, "a worker without an operations port"
+    assert run_healthcheck(check, {**image, "API_PORT": closed, "POSTROOM_OPS_PORT": "0"}) != 0
 
 
 # ---- nginx and the ingress ----------------------------------------------------------------
