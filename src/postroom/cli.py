@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from postroom import __version__
 from postroom.config import Settings, load_settings
+from postroom.loops import loop_factory, loop_name
 
 app = typer.Typer(
     help="Postroom: catch, send, sync, understand and automate email.",
@@ -55,11 +56,12 @@ def _settings(**overrides: Any) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _run(coroutine: Awaitable[T]) -> T:
+def _run(coroutine: Awaitable[T], event_loop: str = "asyncio") -> T:
     async def main() -> T:
         return await coroutine
 
-    return asyncio.run(main())
+    with asyncio.Runner(loop_factory=loop_factory(event_loop)) as runner:
+        return runner.run(main())
 
 
 def _banner(settings: Settings, *, http_host: str | None, http_port: int | None, smtp_port: int | None) -> None:
@@ -73,6 +75,7 @@ def _banner(settings: Settings, *, http_host: str | None, http_port: int | None,
     if smtp_port is not None:
         console.print(f"  SMTP capture    {settings.smtp_bind}:{smtp_port}")
     console.print(f"  database        {_redact(settings.resolved_database_url)}")
+    console.print(f"  event loop      {loop_name(settings.event_loop)}")
     console.print(f"  raw messages    {settings.blob_dir.resolve()}")
     if http_port is None and settings.ops_port:
         console.print(f"  health, metrics http://{settings.api_host}:{settings.ops_port}/health, /metrics")
@@ -169,7 +172,10 @@ def serve(
         database_url=database_url,
     )
     _banner(settings, http_host=settings.api_host, http_port=settings.api_port, smtp_port=settings.smtp_port)
-    _run(_run_service(settings, http=True, smtp=True, workers=settings.run_workers, host=settings.api_host))
+    _run(
+        _run_service(settings, http=True, smtp=True, workers=settings.run_workers, host=settings.api_host),
+        settings.event_loop,
+    )
 
 
 @app.command()
@@ -177,7 +183,7 @@ def api(host: HostOpt = None, http_port: HttpPortOpt = None, data: DataOpt = Non
     """Only the HTTP API and UI (scale it out behind a load balancer)."""
     settings = _settings(api_host=host, api_port=http_port, storage_dir=data, database_url=database_url)
     _banner(settings, http_host=settings.api_host, http_port=settings.api_port, smtp_port=None)
-    _run(_run_service(settings, http=True, smtp=False, workers=False, host=settings.api_host))
+    _run(_run_service(settings, http=True, smtp=False, workers=False, host=settings.api_host), settings.event_loop)
 
 
 @app.command()
@@ -193,7 +199,7 @@ def smtp(
         smtp_port=smtp_port, smtp_bind=smtp_host, ops_port=ops_port, storage_dir=data, database_url=database_url
     )
     _banner(settings, http_host=None, http_port=None, smtp_port=settings.smtp_port)
-    _run(_run_service(settings, http=False, smtp=True, workers=False, host=settings.api_host))
+    _run(_run_service(settings, http=False, smtp=True, workers=False, host=settings.api_host), settings.event_loop)
 
 
 @app.command()
@@ -201,7 +207,7 @@ def worker(ops_port: OpsPortOpt = None, data: DataOpt = None, database_url: DbOp
     """Only the background workers (parsing, release, pruning); run as many as you like."""
     settings = _settings(ops_port=ops_port, storage_dir=data, database_url=database_url)
     _banner(settings, http_host=None, http_port=None, smtp_port=None)
-    _run(_run_service(settings, http=False, smtp=False, workers=True, host=settings.api_host))
+    _run(_run_service(settings, http=False, smtp=False, workers=True, host=settings.api_host), settings.event_loop)
 
 
 @app.command()

@@ -7,6 +7,7 @@ an optional file named by ``POSTROOM_CONFIG`` (a ``KEY=value`` env file).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from functools import cached_property
@@ -71,6 +72,11 @@ class Settings(BaseSettings):
     )
     api_port: int = Field(
         8025, validation_alias=_env("API_PORT", "POSTROOM_API_PORT"), description="HTTP port of the API and web UI"
+    )
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        "auto",
+        validation_alias=_env("POSTROOM_EVENT_LOOP"),
+        description="event loop of serve/api/smtp/worker; auto: uvloop where installed",
     )
     ops_port: int = Field(
         0,
@@ -464,6 +470,13 @@ class Settings(BaseSettings):
     def _split_keys(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("event_loop")
+    @classmethod
+    def _loop_installed(cls, value: str) -> str:
+        if value == "uvloop" and importlib.util.find_spec("uvloop") is None:
+            raise ValueError("POSTROOM_EVENT_LOOP=uvloop, but uvloop is not installed")
         return value
 
     @field_validator("log_level")

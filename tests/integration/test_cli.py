@@ -134,3 +134,4 @@ def test_smtp_and_worker_processes_serve_health_and_metrics_on_the_ops_port(sett
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output
+    assert "event loop      uvloop" in output

@@ -4,6 +4,7 @@ import pytest
 from pydantic import AliasChoices, ValidationError
 
 from postroom.config import Settings, settings_table
+from postroom.loops import loop_factory, loop_name
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -143,4 +144,12 @@ def test_no_setting_is_named_like_another_settings_variable() -> None:
 def test_a_bad_rate_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMAIL_DOMAIN_RATE", "gmail.com:50")
     with pytest.raises(ValidationError, match="EMAIL_DOMAIN_RATE"):
+        Settings()
+
+
+def test_the_event_loop_is_uvloop_unless_asked_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().event_loop == "auto" and loop_name("auto") == "uvloop"
+    assert loop_factory("auto") is not None and loop_factory("asyncio") is None
+    monkeypatch.setenv("POSTROOM_EVENT_LOOP", "trio")
+    with pytest.raises(ValidationError, match="POSTROOM_EVENT_LOOP"):
         Settings()
