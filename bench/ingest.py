@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ThrowawayPostgres, cpu_seconds, free_port, parse_engines, rss_mib, summarise
+from postroom.loops import loop_factory, loop_name
 
 REPO = Path(__file__).resolve().parent.parent
 POSTROOM = Path(sys.executable).with_name("postroom")
@@ -329,10 +330,12 @@ def bench_postroom(engine: str, messages: Sequence[tuple[str, str, bytes]], conn
             pg.stop()
 
 
-def bench_baseline(messages: Sequence[tuple[str, str, bytes]], connections: int) -> float:
+def bench_baseline(messages: Sequence[tuple[str, str, bytes]], connections: int, loop: str) -> float:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.ingest", "--serve-baseline", str(port)], cwd=REPO, stdout=subprocess.PIPE
+        [sys.executable, "-m", "bench.ingest", "--serve-baseline", str(port), "--baseline-loops", loop],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
     )
     try:
         assert process.stdout is not None
@@ -340,14 +343,16 @@ def bench_baseline(messages: Sequence[tuple[str, str, bytes]], connections: int)
             raise RuntimeError("baseline server did not start")
         rss_before, cpu_before = rss_mib(process.pid), cpu_seconds(process.pid)
         result = asyncio.run(blast(port, messages, connections))
-        report_blast("baseline aiosmtpd (250 OK, stores nothing)", result, cpu_seconds(process.pid) - cpu_before)
+        report_blast(
+            f"baseline aiosmtpd on {loop} (250 OK, stores nothing)", result, cpu_seconds(process.pid) - cpu_before
+        )
         print(f"  baseline server RSS {rss_before:.1f} MiB before, {rss_mib(process.pid):.1f} MiB after", flush=True)
         return result.rate
     finally:
         _stop(process)
 
 
-def serve_baseline(port: int) -> None:
+def serve_baseline(port: int, loop_choice: str) -> None:
     """A bare aiosmtpd server in this process: DATA answers 250 OK and keeps nothing."""
     from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -372,7 +377,8 @@ def serve_baseline(port: int) -> None:
             pass
         server.close()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=loop_factory(loop_choice)) as runner:
+        runner.run(main())
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -382,10 +388,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--engines", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
     parser.add_argument("--with-baseline", action="store_true")
     parser.add_argument("--workdir", type=Path, default=None, help="parent folder for the data (default: /tmp)")
+    parser.add_argument(
+        "--baseline-loops",
+        default="asyncio,uvloop",
+        help="event loops to run the baseline on (Postroom uses POSTROOM_EVENT_LOOP, by default uvloop)",
+    )
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_baseline:
-        serve_baseline(args.serve_baseline)
+        serve_baseline(args.serve_baseline, args.baseline_loops)
         return
     engines = parse_engines(args.engines)
     messages = make_messages(args.messages)
@@ -396,13 +407,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         "blob fsync ON",
         flush=True,
     )
-    baseline = bench_baseline(messages, args.connections) if args.with_baseline else None
+    print(f"  postroom event loop: {loop_name(os.environ.get('POSTROOM_EVENT_LOOP', 'auto'))}", flush=True)
+    loops = [loop.strip() for loop in args.baseline_loops.split(",") if loop.strip()] if args.with_baseline else []
+    baselines = {loop: bench_baseline(messages, args.connections, loop) for loop in loops}
     root = Path(tempfile.mkdtemp(prefix="postroom-ingest-", dir=args.workdir))
     try:
         for engine in engines:
             rate = bench_postroom(engine, messages, args.connections, root)
-            if baseline:
-                print(f"  ratio postroom/{engine} to baseline: {rate / baseline:.2f}x (target >= 0.80x)", flush=True)
+            for loop, baseline in baselines.items():
+                print(
+                    f"  ratio postroom/{engine} to baseline on {loop}: {rate / baseline:.2f}x (target >= 0.80x)",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
