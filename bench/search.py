@@ -47,7 +47,7 @@ from postroom.core.messages import MessageService
 from postroom.core.parsing import parse_pending
 from postroom.store import blobs as blob_index
 from postroom.store import bulk, counters, search
-from postroom.store.blobs import BlobStore, blob_digest
+from postroom.store.blobs import BlobStore, PackedBlob
 from postroom.store.engine import create_engine
 from postroom.store.migrate import upgrade
 from postroom.store.models import Message, MessageBody, ParseState
@@ -291,7 +291,7 @@ EVENT_CASTS = ("", "", "", "jsonb", "")
 
 @dataclass
 class PreparedBatch:
-    blobs: list[tuple[bytes, str]]
+    blobs: list[PackedBlob]
     messages: list[tuple[Any, ...]] = field(default_factory=list)
     tags: list[tuple[int, str, int]] = field(default_factory=list)
     bodies: list[tuple[Any, ...]] = field(default_factory=list)
@@ -302,7 +302,7 @@ class PreparedBatch:
 class BulkLoader:
     """Writes what ingest + the full parse write, a whole batch per transaction (a bulk import).
 
-    Per message it uses the ingest code itself (``Ingestor._prepare``: header parse, then the digest,
+    Per message it uses the ingest code itself (``Ingestor._prepare``: header parse, digest and compression,
     tags; ``Ingestor._row``/``_search_row``/``_event``), the blob store (``BlobStore.append``
     + ``store.blobs.record``) and the driver-level inserts of ``store.bulk`` and
     ``store.search.insert``. Differences from ingest + sweep: ids are assigned here (so a
@@ -328,10 +328,8 @@ class BulkLoader:
             self.ingestor._prepare(Incoming(raw=raw, tenant_id=self.tenant_id, source="import"))
             for raw, _, _ in generated
         ]
-        for p in prepared:
-            p.digest = blob_digest(p.incoming.raw)  # ingest hashes in its blob writer thread
         received_at = utcnow()
-        out = PreparedBatch(blobs=[(p.incoming.raw, p.digest) for p in prepared])
+        out = PreparedBatch(blobs=[p.blob for p in prepared])
         for offset, (p, (_, body, attach)) in enumerate(zip(prepared, generated, strict=True)):
             mid = self.next_id + offset
             row = self.ingestor._row(p, received_at)
@@ -347,7 +345,7 @@ class BulkLoader:
 
     async def commit(self, batch: PreparedBatch) -> None:
         """I/O part (blob thread, database thread): raw blobs, then one transaction."""
-        refs = await asyncio.to_thread(self.blobs.append, batch.blobs)
+        refs = await asyncio.to_thread(self.blobs.append_packed, batch.blobs)
         async with self.engine.begin() as conn:
             await blob_index.record(conn, refs)
             await bulk.insert_many(
