@@ -141,7 +141,6 @@ class Postroom:
             await self.sweeper.stop()
         await self.provider_webhooks.close()
         await self.ingestor.stop()
-        self.blobs.close()
         await self.hub.stop()
         await self.engine.dispose()
 

@@ -36,3 +36,14 @@ def test_records_written_with_zlib_by_earlier_versions_still_read(tmp_path: Path
     (new,) = store.append([(raw, blob_digest(raw))])
     assert new.length < len(raw)
     assert store.read(new) == raw
+
+
+def test_planned_appends_own_their_ranges_whatever_order_they_are_written_in(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path, fsync=True)
+    first = store.plan([BlobStore.pack(b"first\r\n" * 50)])
+    second = store.plan([BlobStore.pack(b"second\r\n" * 70)])
+    second.write()
+    first.write()
+    assert store.read(first.refs[0]) == b"first\r\n" * 50
+    assert store.read(second.refs[0]) == b"second\r\n" * 70
+    assert list(store.scan(first.segment)) == [*first.refs, *second.refs]

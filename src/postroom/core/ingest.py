@@ -219,29 +219,41 @@ class Ingestor:
         # A private thread: the loop's default executor can be full of other work, and ingest
         # must never wait behind it.
         loop = asyncio.get_running_loop()
-        refs = await loop.run_in_executor(self._blob_writer, self._append, batch)
-        if self._sqlite_path is not None:
-            # One thread owns a plain sqlite3 connection: two hand-offs per batch (BEGIN,
-            # then every statement + COMMIT) instead of one per statement. The blobs are
-            # written outside the lock, so the next batch's append overlaps this commit.
-            async with self._sqlite_lock:  # the connection holds one transaction at a time
-                writer = await loop.run_in_executor(self._sqlite_writer, self._begin)
-                try:
-                    ids = await self._write_rows(writer, batch, refs)
-                except BaseException:
-                    await loop.run_in_executor(self._sqlite_writer, writer.rollback)
-                    raise
-                await loop.run_in_executor(self._sqlite_writer, writer.commit)
-        else:
-            async with self.engine.connect() as connection, bulk.PgBatch.on(connection) as conn:
-                ids = await self._write_rows(conn, batch, refs)
+        planned = self.blobs.plan([p.blob for p in batch])
+        written = loop.run_in_executor(self._blob_writer, planned.write)
+        try:
+            if self._sqlite_path is not None:
+                await written
+                ids = await self._write_sqlite(batch, planned.refs)
+            else:
+                # The rows go to PostgreSQL while the blobs go to disk; COMMIT waits for both.
+                async with (
+                    self.engine.connect() as connection,
+                    bulk.PgBatch.on(connection, before_commit=written) as conn,
+                ):
+                    ids = await self._write_rows(conn, batch, planned.refs)
+        finally:
+            await asyncio.wait([written])  # never leave the write running, or its error unobserved
+            if not written.cancelled():
+                written.exception()
         return [
             Stored(id=mid, tenant_id=p.incoming.tenant_id, blob_sha256=p.blob.digest, summary=p.summary)
             for mid, p in zip(ids, batch, strict=True)
         ]
 
-    def _append(self, batch: list[_Pending]) -> list[BlobRef]:
-        return self.blobs.append_packed([p.blob for p in batch])
+    async def _write_sqlite(self, batch: list[_Pending], refs: list[BlobRef]) -> list[int]:
+        # One thread owns a plain sqlite3 connection: two hand-offs per batch (BEGIN, then
+        # every statement + COMMIT) instead of one per statement.
+        loop = asyncio.get_running_loop()
+        async with self._sqlite_lock:  # the connection holds one transaction at a time
+            writer = await loop.run_in_executor(self._sqlite_writer, self._begin)
+            try:
+                ids = await self._write_rows(writer, batch, refs)
+            except BaseException:
+                await loop.run_in_executor(self._sqlite_writer, writer.rollback)
+                raise
+            await loop.run_in_executor(self._sqlite_writer, writer.commit)
+        return ids
 
     def _begin(self) -> bulk.SqliteBatch:
         connection = self._sqlite

@@ -69,6 +69,32 @@ class PackedBlob:
 
 
 @dataclass(frozen=True)
+class PlannedAppend:
+    """Blobs given their place in a segment (``refs``), not yet written: ``write()`` does that."""
+
+    store: BlobStore
+    segment: str
+    offset: int
+    payload: bytes
+    refs: list[BlobRef]
+
+    def write(self) -> None:
+        """Write and sync, from any thread; the blobs are durable on return (with fsync on)."""
+        try:
+            fd = os.open(self.store.path_of(self.segment), os.O_WRONLY)
+            try:
+                if os.pwrite(fd, self.payload, self.offset) != len(self.payload):
+                    raise OSError(f"short write to blob segment {self.segment}")
+                if self.store.fsync:
+                    _sync_data(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            self.store.abandon(self.segment)  # a gap may be left: later blobs go to a new segment
+            raise
+
+
+@dataclass(frozen=True)
 class BlobRef:
     digest: str
     segment: str
@@ -120,8 +146,7 @@ class BlobStore:
         self.segments.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._current: str | None = None
-        self._fd: int | None = None  # the current segment, open for appending
-        self._end = 0  # its length
+        self._end = 0  # where the next blob in the current segment goes
         self._opened_at = 0.0
         self._prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._sequence = 0
@@ -138,62 +163,56 @@ class BlobStore:
     def pack(raw: bytes, digest: str | None = None) -> PackedBlob:
         return PackedBlob(digest or blob_digest(raw), len(raw), compress(raw))
 
-    def _open_for(self, incoming: int) -> int:
-        """The descriptor to append ``incoming`` bytes to: the current segment, or a new one."""
+    def _segment_for(self, incoming: int) -> str:
+        """The segment ``incoming`` bytes go to: the current one, or a new (created, named durably) one."""
         now = time.monotonic()
-        if self._fd is not None:
-            if self._end + incoming <= self.segment_bytes and now - self._opened_at < self.segment_seconds:
-                return self._fd
-            os.close(self._fd)
-            self._fd = None
+        fits = self._end + incoming <= self.segment_bytes and now - self._opened_at < self.segment_seconds
+        if self._current is not None and fits:
+            return self._current
         self._sequence += 1
         self._current = f"{self._prefix}-{self._sequence:06d}.seg"
         self._opened_at = now
-        self._fd = os.open(self.path_of(self._current), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         self._end = 0
+        os.close(os.open(self.path_of(self._current), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
         if self.fsync:
             _fsync_dir(self.segments)  # the new file's name is durable before anything points into it
-        return self._fd
+        return self._current
+
+    def plan(self, blobs: Sequence[PackedBlob]) -> PlannedAppend:
+        """Give packed blobs their place at the end of this process's segment.
+
+        Planning is cheap and returns at once; the caller can write the rows that point at
+        the blobs while ``write()`` runs elsewhere, as long as it commits them only after.
+        Each plan owns its byte range, so writes may finish in any order."""
+        total = sum(HEADER.size + len(blob.data) for blob in blobs)
+        with self._lock:
+            segment = self._segment_for(total)
+            offset = position = self._end
+            self._end += total
+        chunks: list[bytes] = []
+        refs: list[BlobRef] = []
+        for blob in blobs:
+            chunks.append(HEADER.pack(MAGIC, bytes.fromhex(blob.digest), len(blob.data)))
+            chunks.append(blob.data)
+            refs.append(BlobRef(blob.digest, segment, position + HEADER.size, len(blob.data), blob.size))
+            position += HEADER.size + len(blob.data)
+        return PlannedAppend(self, segment, offset, b"".join(chunks), refs)
+
+    def abandon(self, segment: str) -> None:
+        """After a failed write: append nothing more to ``segment``."""
+        with self._lock:
+            if self._current == segment:
+                self._current = None
 
     def append(self, items: Sequence[tuple[bytes, str]]) -> list[BlobRef]:
         """Compress and append (raw, digest) pairs in one write; durable on return when fsync is on."""
         return self.append_packed([self.pack(raw, digest) for raw, digest in items])
 
     def append_packed(self, blobs: Sequence[PackedBlob]) -> list[BlobRef]:
-        """Append packed blobs in one write; durable on return when fsync is on.
-
-        The segment stays open and its length is kept here, so a group commit costs one
-        write and one fdatasync (packing happens before, in the caller's thread)."""
-        total = sum(HEADER.size + len(blob.data) for blob in blobs)
-        with self._lock:
-            fd = self._open_for(total)
-            segment = self._current
-            assert segment is not None
-            position = self._end
-            chunks: list[bytes] = []
-            refs: list[BlobRef] = []
-            for blob in blobs:
-                chunks.append(HEADER.pack(MAGIC, bytes.fromhex(blob.digest), len(blob.data)))
-                chunks.append(blob.data)
-                refs.append(BlobRef(blob.digest, segment, position + HEADER.size, len(blob.data), blob.size))
-                position += HEADER.size + len(blob.data)
-            try:
-                os.write(fd, b"".join(chunks))
-                if self.fsync:
-                    _sync_data(fd)
-            except OSError:
-                # The file's end is unknown after a failed write: the next append starts a new one.
-                os.close(fd)
-                self._fd = None
-                raise
-            self._end = position
-        return refs
-
-    def close(self) -> None:
-        with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+        """Append packed blobs in one write; durable on return when fsync is on."""
+        planned = self.plan(blobs)
+        planned.write()
+        return planned.refs
 
     def read(self, ref: BlobRef) -> bytes:
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -137,12 +137,24 @@ class PgBatch:
 
     @classmethod
     @asynccontextmanager
-    async def on(cls, conn: AsyncConnection) -> AsyncIterator[PgBatch]:
-        """Queue inserts in the body; they are written when it ends without an error."""
+    async def on(
+        cls, conn: AsyncConnection, *, before_commit: Awaitable[object] | None = None
+    ) -> AsyncIterator[PgBatch]:
+        """Queue inserts in the body; they are written when it ends without an error.
+
+        With ``before_commit``, the statement runs in a transaction whose COMMIT waits for
+        it (ingest: the blobs the rows point at must be durable first); the waiting then
+        overlaps the statement instead of coming before it."""
         raw = await conn.get_raw_connection()
         batch = cls(raw.driver_connection)
-        yield batch
-        await batch.commit()
+        if before_commit is None:
+            yield batch
+            await batch.commit()
+            return
+        async with batch.driver.transaction():
+            yield batch
+            await batch.commit()
+            await before_commit
 
     async def reserve_ids(self, table: str, count: int) -> list[int]:
         rows = await self.driver.fetch(

@@ -173,6 +173,23 @@ async def test_a_store_failure_answers_451_and_recovers(app: Postroom) -> None:
     assert [item["subject"] for item in await find(app, "")] == ["after recovery"]
 
 
+async def test_a_failed_blob_write_commits_nothing_and_the_retry_uses_a_new_segment(app: Postroom) -> None:
+    code, _ = await send(smtp_port(app), message("first"))
+    assert code == 250
+    lost = app.blobs.current_segment
+    assert lost is not None
+    app.blobs.path_of(lost).unlink()  # the segment being appended to vanishes (disk trouble)
+    raw = message("written again")
+    code, reply = await send(smtp_port(app), raw)
+    assert code == 451 and reply.startswith(b"4.3.0")  # the sender keeps it and retries
+    code, _ = await send(smtp_port(app), raw)
+    assert code == 250
+    # No row of the failed attempt points at bytes that were never written.
+    (stored,) = await find(app, "subject:again")
+    assert await app.messages.raw(app.default_tenant_id, int(stored["id"])) == raw
+    assert app.blobs.current_segment not in (None, lost)
+
+
 def _replies(command: str, code: int) -> float:
     return REGISTRY.get_sample_value("postroom_smtp_replies_total", {"command": command, "code": str(code)}) or 0.0
 
