@@ -35,9 +35,9 @@ async def test_every_corpus_message_is_stored_byte_for_byte_and_parsed(settings:
     assert len(paths) > 900
     engine = create_engine(settings.resolved_database_url)
     blobs = BlobStore(settings.blob_dir, fsync=False)
+    ingestor = Ingestor(engine, blobs)
     try:
         tenant = await AuthService(engine, settings).ensure_default_tenant()
-        ingestor = Ingestor(engine, blobs)
         raws = [p.read_bytes() for p in paths]
         stored = []
         for start in range(0, len(raws), 200):
@@ -57,4 +57,5 @@ async def test_every_corpus_message_is_stored_byte_for_byte_and_parsed(settings:
         # The full parse ran over everything: attachments were found and are searchable.
         assert (await messages.list(tenant, parse_query("has:attachment"))).total > 50
     finally:
+        await ingestor.stop()
         await engine.dispose()

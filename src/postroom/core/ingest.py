@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from postroom.store import blobs, bulk, counters, search
 from postroom.store.blobs import BlobRef, BlobStore, PackedBlob
 from postroom.store.engine import SQLITE_PRAGMAS
 from postroom.store.models import Message, ParseState
+from postroom.store.pg_thread import PgThread
 from postroom.store.types import db_json, db_text, utcnow
 
 log = structlog.get_logger(__name__)
@@ -130,6 +132,7 @@ class Ingestor:
         self._sqlite_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._sqlite: sqlite3.Connection | None = None
         self._sqlite_lock = asyncio.Lock()
+        self._pg: PgThread | None = None  # PostgreSQL: the group commit's own connection and loop
 
     async def start(self) -> None:
         if not self._writer_tasks:
@@ -152,6 +155,9 @@ class Ingestor:
         if self._sqlite is not None:
             self._sqlite.close()
             self._sqlite = None
+        if self._pg is not None:
+            await asyncio.to_thread(self._pg.close)
+            self._pg = None
 
     async def ingest(self, incoming: Incoming) -> Stored:
         """Store one message durably; raises StoreUnavailable when the commit fails."""
@@ -216,22 +222,18 @@ class Ingestor:
             self._wakes.committed()
 
     async def _commit(self, batch: list[_Pending]) -> list[Stored]:
-        # A private thread: the loop's default executor can be full of other work, and ingest
+        # Private threads: the loop's default executor can be full of other work, and ingest
         # must never wait behind it.
-        loop = asyncio.get_running_loop()
         planned = self.blobs.plan([p.blob for p in batch])
-        written = loop.run_in_executor(self._blob_writer, planned.write)
+        writing = self._blob_writer.submit(planned.write)
+        written = asyncio.wrap_future(writing)
         try:
             if self._sqlite_path is not None:
                 await written
                 ids = await self._write_sqlite(batch, planned.refs)
             else:
-                # The rows go to PostgreSQL while the blobs go to disk; COMMIT waits for both.
-                async with (
-                    self.engine.connect() as connection,
-                    bulk.PgBatch.on(connection, before_commit=written) as conn,
-                ):
-                    ids = await self._write_rows(conn, batch, planned.refs)
+                work = functools.partial(self._write_postgres, batch, planned.refs, writing)
+                ids = await asyncio.wrap_future(self._postgres().submit(work))
         finally:
             await asyncio.wait([written])  # never leave the write running, or its error unobserved
             if not written.cancelled():
@@ -240,6 +242,22 @@ class Ingestor:
             Stored(id=mid, tenant_id=p.incoming.tenant_id, blob_sha256=p.blob.digest, summary=p.summary)
             for mid, p in zip(ids, batch, strict=True)
         ]
+
+    def _postgres(self) -> PgThread:
+        if self._pg is None:
+            self._pg = PgThread(self.engine)
+        return self._pg
+
+    async def _write_postgres(
+        self, batch: list[_Pending], refs: list[BlobRef], writing: Future[None], connection: Any
+    ) -> list[int]:
+        """On the PostgreSQL thread: the rows go in while the blobs go to disk; COMMIT waits for both."""
+        target = bulk.PgBatch(connection)
+        async with connection.transaction():
+            ids = await self._write_rows(target, batch, refs)
+            await target.flush()
+            await asyncio.wrap_future(writing)
+        return ids
 
     async def _write_sqlite(self, batch: list[_Pending], refs: list[BlobRef]) -> list[int]:
         # One thread owns a plain sqlite3 connection: two hand-offs per batch (BEGIN, then

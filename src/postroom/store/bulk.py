@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -118,15 +118,13 @@ class SqliteBatch:
 
 
 class PgBatch:
-    """A PostgreSQL write as ONE statement: inserts are queued, then sent together.
+    """PostgreSQL inserts sent as ONE statement: queued, then ``flush()``ed together.
 
     Each queued insert becomes ``INSERT ... SELECT ... FROM unnest($1::type[], ...)``, and
-    all of them one statement of data-modifying CTEs. A statement is atomic on its own, so
-    a batch costs one round trip (plus one for new ids) instead of BEGIN, one per
-    statement and COMMIT: with every SMTP session waiting on the group commit, those
-    round trips (each also a trip through a busy event loop) were most of its latency.
-    Only inserts can be queued; the rows of one statement cannot see each other, which an
-    ingest batch never needs.
+    all of them one statement of data-modifying CTEs: one round trip (plus one for new
+    ids) instead of one per table. Ingest runs it inside a transaction whose COMMIT also
+    waits for the blobs. Only inserts can be queued; the rows of one statement cannot see
+    each other, which an ingest batch never needs.
     """
 
     dialect = SimpleNamespace(name="postgresql")
@@ -134,27 +132,6 @@ class PgBatch:
     def __init__(self, driver: Any) -> None:
         self.driver = driver
         self.inserts: list[tuple[str, Sequence[str], list[tuple[Any, ...]], Sequence[str], str]] = []
-
-    @classmethod
-    @asynccontextmanager
-    async def on(
-        cls, conn: AsyncConnection, *, before_commit: Awaitable[object] | None = None
-    ) -> AsyncIterator[PgBatch]:
-        """Queue inserts in the body; they are written when it ends without an error.
-
-        With ``before_commit``, the statement runs in a transaction whose COMMIT waits for
-        it (ingest: the blobs the rows point at must be durable first); the waiting then
-        overlaps the statement instead of coming before it."""
-        raw = await conn.get_raw_connection()
-        batch = cls(raw.driver_connection)
-        if before_commit is None:
-            yield batch
-            await batch.commit()
-            return
-        async with batch.driver.transaction():
-            yield batch
-            await batch.commit()
-            await before_commit
 
     async def reserve_ids(self, table: str, count: int) -> list[int]:
         rows = await self.driver.fetch(
@@ -167,7 +144,7 @@ class PgBatch:
     ) -> None:
         self.inserts.append((table, columns, rows, casts, on_conflict))
 
-    async def commit(self) -> None:
+    async def flush(self) -> None:
         if not self.inserts:
             return
         params: list[list[Any]] = []
