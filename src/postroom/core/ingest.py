@@ -1,11 +1,13 @@
 """Ingest: the one way a message enters the store, whatever its source.
 
-The hot path stays lean: the caller's task parses only the header block; a single
-writer task then takes every message queued meanwhile and, per batch, writes the raw
-blobs (fsynced in parallel) and commits ONE transaction with the message rows, tags,
-header search rows and ``message.received`` events (group commit). ``ingest()``
-returns only after that commit, so SMTP can answer 250 knowing the message is
-durable. The full MIME parse runs later (see ``core.parsing``).
+The hot path stays lean: the caller's task parses only the header block and hashes and
+compresses the raw bytes; a single writer task then takes every message queued
+meanwhile and, per batch, writes the blobs (one write and fdatasync, in a thread) and
+commits ONE transaction with the message rows, tags, header search rows and
+``message.received`` events (group commit; on PostgreSQL the rows go in while the blobs
+are written, and COMMIT waits for both). ``ingest()`` returns only after that commit,
+so SMTP can answer 250 knowing the message is durable. The full MIME parse runs later
+(see ``core.parsing``).
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """Content-addressed, compressed storage of raw messages on disk, in append-only segment files.
 
-Each raw message is compressed and appended to the writing process's current segment
-file; one write and one fsync cover a whole ingest batch, which is what lets SMTP
+Each raw message is compressed (zstd) and appended to the writing process's current
+segment file; one write and one fdatasync cover a whole ingest batch, which is what lets SMTP
 acknowledge durably at full speed (a file per message cost ~270 µs of create and
 rename on the disks measured here, more than the whole ingest budget). The
 ``blobs`` table maps each SHA-256 to its segment, offset and length, and is written
 in the same transaction as the message rows. Every record starts with a header
 (magic, digest, length), so the index can be rebuilt from the segments alone.
 
-A process appends to its own segment and moves to a new one after
+An append is planned first (``plan``: its byte range, at once) and written after
+(``PlannedAppend.write``, any thread), so rows can be prepared while the bytes go to
+disk. A process appends to its own segment and moves to a new one after
 ``SEGMENT_BYTES`` or ``SEGMENT_SECONDS``; a segment with no live blob left is deleted
 once it is older than ``SEGMENT_GRACE_SECONDS`` (so no writer can still be using it).
 """
