@@ -1,10 +1,9 @@
 """One PostgreSQL connection with its own thread and event loop, for ingest's group commit.
 
 On the server's event loop each await of the group commit (BEGIN, new ids, the statement,
-COMMIT) queued behind every SMTP session's callbacks: traced under load, the commit cycle
-spent about a third of its time waiting to be resumed rather than in PostgreSQL. Here
-the cycle's awaits resume at once; the event loop only hands the batch over and gets the
-ids back.
+COMMIT) queues behind the SMTP sessions' callbacks before it resumes. Here the cycle's
+awaits resume at once; the server's loop only hands the batch over and gets the ids back
+(3-4 % more messages a second in ``bench/ingest.py``).
 """
 
 from __future__ import annotations
