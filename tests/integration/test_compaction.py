@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import random
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.integration.test_cli import postroom
 
 from postroom.auth.service import AuthService
 from postroom.config import Settings
@@ -236,16 +235,6 @@ async def test_deleting_messages_compacts_old_segments_in_passing(settings: Sett
         assert len(set(before) - set(store.segment_sizes())) == 3
         for n in kept - {10}:
             assert await store.messages.raw(store.tenant, stored[n].id) == raws[n]
-
-
-def postroom(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    url = settings.resolved_database_url
-    return subprocess.run(
-        [sys.executable, "-m", "postroom", *args, "--data", str(settings.storage_dir), "--database-url", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 async def test_postroom_compact_reclaims_the_space_of_deleted_messages(settings: Settings) -> None:
