@@ -7,9 +7,11 @@ SQLAlchemy writes (SQLite datetimes as text, JSON as text), so every other reade
 keeps using the ORM tables unchanged.
 
 Each function takes an SQLAlchemy ``AsyncConnection`` (inside its transaction), a
-``RawWriter``, which talks to aiosqlite or asyncpg directly, or a ``SqliteBatch``, which
+``RawWriter``, which talks to aiosqlite or asyncpg directly, a ``SqliteBatch``, which
 queues the statements of a transaction on a plain ``sqlite3`` connection and runs them
-all in one call from the thread that owns it (ingest's group commit on SQLite).
+all in one call from the thread that owns it (ingest's group commit on SQLite), or a
+``PgBatch``, which sends a batch's inserts to PostgreSQL as one statement (ingest's
+group commit there).
 """
 
 from __future__ import annotations
@@ -214,7 +216,7 @@ async def _executemany(target: Target, sql: str, rows: list[tuple[Any, ...]]) ->
 
 async def _fetch_ids(target: Target, sql: str, params: tuple[Any, ...]) -> list[int]:
     if isinstance(target, (SqliteBatch, PgBatch)):
-        raise TypeError("a SqliteBatch runs its statements at commit and returns no rows")
+        raise TypeError(f"a {type(target).__name__} runs its statements later and returns no rows")
     if isinstance(target, RawWriter):
         return await target.fetch_ids(sql, params)
     return [int(r[0]) for r in await target.exec_driver_sql(sql, params)]
