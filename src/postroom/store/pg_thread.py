@@ -22,6 +22,7 @@ from postroom.store.engine import PG_SERVER_SETTINGS
 
 T = TypeVar("T")
 CLOSE_SECONDS = 10.0
+APPLICATION_NAME = "postroom-ingest"  # how the connection shows in pg_stat_activity
 
 
 class PgThread:
@@ -40,7 +41,10 @@ class PgThread:
     async def _run(self, work: Callable[[Any], Awaitable[T]]) -> T:
         async with self._busy:
             if self._conn is None or self._conn.is_closed():
-                self._conn = await asyncpg.connect(**self._connect_args, server_settings=PG_SERVER_SETTINGS)
+                # A connection that broke fails the batch it was writing (the sender is told
+                # to retry: the COMMIT may or may not have happened); the next one reconnects.
+                settings = {**PG_SERVER_SETTINGS, "application_name": APPLICATION_NAME}
+                self._conn = await asyncpg.connect(**self._connect_args, server_settings=settings)
             return await work(self._conn)
 
     def close(self) -> None:

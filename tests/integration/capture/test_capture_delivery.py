@@ -13,6 +13,7 @@ from tests.integration.capture.capture_support import connect, find, in_threads,
 from tests.integration.capture.conftest import AppFactory
 
 from postroom.app import Postroom
+from postroom.store.pg_thread import APPLICATION_NAME
 
 
 async def test_the_250_comes_after_the_commit(app: Postroom) -> None:
@@ -188,6 +189,29 @@ async def test_a_failed_blob_write_commits_nothing_and_the_retry_uses_a_new_segm
     (stored,) = await find(app, "subject:again")
     assert await app.messages.raw(app.default_tenant_id, int(stored["id"])) == raw
     assert app.blobs.current_segment not in (None, lost)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_ingest_reconnects_after_its_postgresql_connection_is_killed(app: Postroom) -> None:
+    code, _ = await send(smtp_port(app), message("before"))
+    assert code == 250
+    async with app.engine.begin() as conn:
+        killed = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = :name"
+            ),
+            {"name": APPLICATION_NAME},
+        )
+    assert killed == 1
+    codes = []
+    for _ in range(2):  # a sender retries a 451; the next commit has a new connection
+        code, _ = await send(smtp_port(app), message("after the kill"))
+        codes.append(code)
+        if code == 250:
+            break
+    assert codes[-1] == 250 and set(codes) <= {250, 451}
+    assert [item["subject"] for item in await find(app, "subject:kill")] == ["after the kill"]
 
 
 def _replies(command: str, code: int) -> float:
