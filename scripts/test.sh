@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-packages=(postgresql redis-server swaks chromium postfix)
+# swaks needs the Perl SSL modules for its STARTTLS and implicit-TLS tests (only "recommended").
+packages=(postgresql redis-server swaks libnet-ssleay-perl libio-socket-ssl-perl chromium postfix)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
