@@ -114,14 +114,14 @@ class ThrowawayPostgres:
         finally:
             await conn.close()
 
-    def backend_rss_mib(self) -> float:
-        """Sum of VmRSS over the cluster's processes (postmaster and its children)."""
+    def _cluster_pids(self) -> list[int]:
+        """The postmaster and its children (backends, WAL writer, checkpointer...)."""
         pid_file = self.server.data / "postmaster.pid"
         try:
             postmaster = int(pid_file.read_text().split()[0])
         except (OSError, ValueError, IndexError):
-            return 0.0
-        total = rss_mib(postmaster)
+            return []
+        pids = [postmaster]
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
@@ -129,8 +129,16 @@ class ThrowawayPostgres:
                 except (OSError, ValueError, IndexError):
                     continue
                 if ppid == postmaster:
-                    total += rss_mib(int(entry.name))
-        return total
+                    pids.append(int(entry.name))
+        return pids
+
+    def backend_rss_mib(self) -> float:
+        """Sum of VmRSS over the cluster's processes."""
+        return sum(rss_mib(pid) for pid in self._cluster_pids())
+
+    def cpu_seconds(self) -> float:
+        """CPU time the cluster's live processes have used so far (those that exited are not counted)."""
+        return sum(cpu_seconds(pid) for pid in self._cluster_pids())
 
     def stop(self) -> None:
         self.server.stop()

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -249,14 +249,21 @@ class Sweep:
 
 
 async def blast_and_sweep(
-    engine: str, data: Path, url: str, pid: int, port: int, messages: Sequence[tuple[str, str, bytes]], connections: int
-) -> tuple[BlastResult, float, Sweep]:
-    """The blast (result, server CPU seconds), then the server's own parse sweep catching up."""
+    engine: str,
+    data: Path,
+    url: str,
+    pid: int,
+    port: int,
+    messages: Sequence[tuple[str, str, bytes]],
+    connections: int,
+    database_cpu: Callable[[], float],
+) -> tuple[BlastResult, float, float, Sweep]:
+    """The blast (result, server and database CPU seconds), then the server's own parse sweep catching up."""
     count, close = await _pending_counter(engine, data, url)
     try:
-        cpu_before = cpu_seconds(pid)
+        cpu_before, database_before = cpu_seconds(pid), database_cpu()
         result = await blast(port, messages, connections)
-        cpu_blast = cpu_seconds(pid)
+        cpu_blast, database_blast = cpu_seconds(pid), database_cpu()
         backlog = await count()
         started = time.perf_counter()
         while time.perf_counter() - started < SWEEP_TIMEOUT:
@@ -264,7 +271,7 @@ async def blast_and_sweep(
                 break
             await asyncio.sleep(0.05)
         sweep = Sweep(backlog, time.perf_counter() - started, cpu_seconds(pid) - cpu_blast)
-        return result, cpu_blast - cpu_before, sweep
+        return result, cpu_blast - cpu_before, database_blast - database_before, sweep
     finally:
         await close()
 
@@ -300,11 +307,26 @@ def bench_postroom(engine: str, messages: Sequence[tuple[str, str, bytes]], conn
             try:
                 _wait_http(f"http://127.0.0.1:{http_port}/health", process, START_TIMEOUT)
                 rss_before = rss_mib(process.pid)
-                result, cpu_used, sweep = asyncio.run(
-                    blast_and_sweep(engine, data, url, process.pid, smtp_port, messages, connections)
+                result, cpu_used, database_cpu, sweep = asyncio.run(
+                    blast_and_sweep(
+                        engine,
+                        data,
+                        url,
+                        process.pid,
+                        smtp_port,
+                        messages,
+                        connections,
+                        pg.cpu_seconds if pg is not None else lambda: 0.0,
+                    )
                 )
                 rss_after = rss_mib(process.pid)
                 report_blast(f"postroom/{engine}", result, cpu_used)
+                if pg is not None:
+                    print(
+                        f"  PostgreSQL CPU {database_cpu:.2f} s ({100 * database_cpu / result.seconds:.0f} % of one "
+                        f"core, {1e6 * database_cpu / max(result.accepted, 1):,.0f} us/msg)",
+                        flush=True,
+                    )
                 print(
                     f"  parse sweep: {len(messages) - sweep.backlog:,} parsed by the last 250, the other "
                     f"{sweep.backlog:,} in {sweep.seconds:.2f} s after it = {sweep.rate:,.0f} msg/s "
