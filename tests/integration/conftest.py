@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -61,8 +62,23 @@ async def live_factory(settings: Settings) -> AsyncIterator[LiveFactory]:
     yield start
     for postroom, server, task in started:
         server.should_exit = True
-        await task
-        await postroom.stop()
+        await _within(STOP_SECONDS, task, "uvicorn's shutdown")
+        await _within(STOP_SECONDS, postroom.stop(), "Postroom.stop()")
+
+
+STOP_SECONDS = 60.0  # under pytest's own timeout, so a hang reports where every task waits
+
+
+async def _within(seconds: float, awaitable: Awaitable[None], what: str) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await awaitable
+    except TimeoutError:
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        raise AssertionError(
+            f"{what} did not finish within {seconds:.0f} s; the stacks of all tasks are above"
+        ) from None
 
 
 @pytest.fixture
