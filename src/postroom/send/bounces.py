@@ -41,6 +41,7 @@ DSN_SUBJECT_WORDS = ("undeliver", "delivery status", "returned mail", "failure n
 # per event-hub wake cost the SQLite group commit its lock and an fsync every 50 ms. After
 # a crash the events since are read again, which finds nothing new.
 CURSOR_SAVE_SECONDS = 5.0
+PASS_SECONDS = 0.5  # at most two passes a second
 
 
 def _may_be_dsn() -> ColumnElement[bool]:
@@ -116,6 +117,7 @@ class BounceCollector:
     async def _run(self) -> None:
         while True:
             generation = self.hub.generation
+            started = time.monotonic()
             try:
                 more = await self.run_once()
             except Exception as exc:
@@ -124,6 +126,9 @@ class BounceCollector:
                 await asyncio.sleep(self.poll_seconds)
             if not more:
                 await self.hub.wait(generation)
+                # During a burst of mail, commits wake the hub 20 times a second; a bounce can
+                # wait half a second, the SMTP sessions sharing the process's CPU cannot.
+                await asyncio.sleep(max(0.0, started + PASS_SECONDS - time.monotonic()))
 
     async def _cursor(self) -> int:
         """Where reading resumes; the first run starts (and stays) at the newest event rather than

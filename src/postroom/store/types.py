@@ -49,6 +49,8 @@ def utcnow() -> datetime:
 
 def db_text(value: str) -> str:
     """Text every engine stores: PostgreSQL refuses NUL, and no engine takes lone surrogates."""
+    if value.isascii() and "\x00" not in value:
+        return value
     if "\x00" in value:
         value = value.replace("\x00", "\ufffd")
     try:
@@ -62,6 +64,8 @@ def db_json(value: Any) -> Any:
     """``db_text`` applied to every string inside lists and dicts."""
     if isinstance(value, str):
         return db_text(value)
+    if value is None or isinstance(value, (int, float)):
+        return value
     if isinstance(value, list):
         return [db_json(item) for item in value]
     if isinstance(value, dict):
