@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import functools
 import re
 import weakref
@@ -29,6 +28,7 @@ from postroom.capture.tls import server_context
 from postroom.config import Settings
 from postroom.core import metrics
 from postroom.core.ingest import Incoming, Ingestor
+from postroom.core.waits import wait_set
 
 __all__ = ["LONG_LINE_FLAG", "RFC_LINE_LIMIT", "CaptureHandler", "CaptureServer", "has_long_lines"]
 
@@ -319,8 +319,7 @@ class CaptureServer:
                 session.transport.close()
         if live:
             self._idle.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), STOP_GRACE_SECONDS)
+            await wait_set(self._idle, STOP_GRACE_SECONDS)
         await self._server.wait_closed()
         self._server = None
 

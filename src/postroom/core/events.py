@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postroom.core.horizon import CommitHorizon
 from postroom.core.models import Event
+from postroom.core.waits import wait_set
 from postroom.store import bulk
 from postroom.store.types import utcnow
 
@@ -134,7 +135,7 @@ class EventHub:
         self.engine = engine
         self.redis_url = redis_url
         self.poll_seconds = poll_seconds
-        self._changed = asyncio.Condition()
+        self._woken = asyncio.Event()  # set at the next wake, then replaced by a fresh one
         self._generation = 0  # lets a reader notice a wake that came while it was reading
         self._redis: Any = None
         self._listener: asyncio.Task[None] | None = None
@@ -168,9 +169,9 @@ class EventHub:
                 log.warning("event_publish_failed", error=str(exc))
 
     async def _wake(self) -> None:
-        async with self._changed:
-            self._generation += 1
-            self._changed.notify_all()
+        self._generation += 1
+        woken, self._woken = self._woken, asyncio.Event()
+        woken.set()
 
     async def _listen(self) -> None:
         while True:
@@ -192,11 +193,8 @@ class EventHub:
 
     async def wait(self, seen_generation: int) -> None:
         """Return on the next wake after ``seen_generation``, or after the poll interval."""
-        async with self._changed:
-            if self._generation != seen_generation:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self.poll_seconds)
+        if self._generation == seen_generation:
+            await wait_set(self._woken, self.poll_seconds)
 
     async def stream(
         self, tenant_id: int, after_id: int | None = None, types: set[str] | None = None

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postroom.core import metrics
+from postroom.core.waits import wait_set
 from postroom.mime import ParsedMessage, parse_message
 from postroom.store import blobs as blob_index
 from postroom.store import bulk, search
@@ -231,5 +232,4 @@ class ParseSweeper:
             last_sweep = time.monotonic()
             if done < batch:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
+                await wait_set(self._wake, self.idle_seconds)

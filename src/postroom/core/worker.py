@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from postroom.core import jobs, metrics
 from postroom.core.jobs import Backoff, ClaimedJob
 from postroom.core.models import JobStatus
+from postroom.core.waits import wait_set
 
 log = structlog.get_logger(__name__)
 
@@ -99,8 +100,7 @@ class JobWorker:
                 task.add_done_callback(functools.partial(self._finished, job.id))
             if not claimed or free <= 0:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await wait_set(self._wake, self.poll_seconds)
 
     def _finished(self, job_id: int, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)

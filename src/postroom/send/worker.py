@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from postroom.config import Settings
 from postroom.core.events import EventHub, NewEvent, WakeThrottle
 from postroom.core.jobs import Backoff
+from postroom.core.waits import wait_set
 from postroom.send import events as send_events
 from postroom.send import metrics, queue, suppression
 from postroom.send.events import DeliveryRef
@@ -208,8 +209,7 @@ class DeliveryWorker:
                 task.add_done_callback(functools.partial(self._done, item.id))
             if not claimed:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await wait_set(self._wake, self.poll_seconds)
 
     def _done(self, delivery_id: int, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(delivery_id, None)
@@ -354,8 +354,7 @@ class DeliveryWorker:
     async def _flush_forever(self) -> None:
         renewed = time.monotonic()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_now.wait(), FLUSH_SECONDS)
+            await wait_set(self._flush_now, FLUSH_SECONDS)
             self._flush_now.clear()
             try:
                 await self._flush()
