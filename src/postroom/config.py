@@ -472,6 +472,20 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_on_a_file(cls, value: str) -> str:
+        # Every pooled connection to an in-memory database sees an empty one of its own, and
+        # ingest writes SQLite through its own connection to the file.
+        if value.startswith("sqlite"):
+            database = value.split("///", 1)[1] if "///" in value else ""
+            if not database or database.startswith((":memory:", "file:")) or "mode=memory" in database:
+                raise ConfigError(
+                    f"DATABASE_URL={value!r}: SQLite needs a database file, as in sqlite:///path/to/postroom.db "
+                    "(in-memory and file: URI databases are not supported)"
+                )
+        return value
+
     @field_validator("event_loop")
     @classmethod
     def _loop_installed(cls, value: str) -> str:

@@ -153,3 +153,17 @@ def test_the_event_loop_is_uvloop_unless_asked_otherwise(monkeypatch: pytest.Mon
     monkeypatch.setenv("POSTROOM_EVENT_LOOP", "trio")
     with pytest.raises(ValidationError, match="POSTROOM_EVENT_LOOP"):
         Settings()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///:memory:", "sqlite+aiosqlite:///:memory:", "sqlite://", "sqlite:///file:db?mode=memory&uri=true"]
+)
+def test_sqlite_without_a_file_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ValidationError, match=r"DATABASE_URL=.*SQLite needs a database file"):
+        Settings()
+
+
+def test_sqlite_on_a_file_is_taken(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/mail.db")
+    assert Settings().resolved_database_url == f"sqlite+aiosqlite:///{tmp_path}/mail.db"

@@ -106,11 +106,13 @@ def _address_text(items: Sequence[Address]) -> str:
 
 
 def _sqlite_file(engine: AsyncEngine) -> str | None:
-    """The database file when the engine is SQLite on a file (not in memory)."""
+    """The database file when the engine is SQLite; None for PostgreSQL."""
     if engine.dialect.name != "sqlite":
         return None
     database = engine.url.database
-    return database if database and database != ":memory:" and not database.startswith("file:") else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise ValueError(f"ingest writes SQLite through its own connection and needs a database file, not {database!r}")
+    return database
 
 
 class Ingestor:
