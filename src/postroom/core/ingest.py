@@ -19,7 +19,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +32,8 @@ from postroom.mime import Address, HeaderSummary, parse_headers
 from postroom.store import blobs, bulk, counters, search
 from postroom.store.blobs import BlobRef, BlobStore, PackedBlob, PlannedAppend
 from postroom.store.engine import SQLITE_PRAGMAS
+from postroom.store.ingest_connections import IngestConnections
 from postroom.store.models import Message, ParseState
-from postroom.store.pg_thread import PgThread
 from postroom.store.types import db_json, db_text, utcnow
 
 log = structlog.get_logger(__name__)
@@ -133,8 +133,8 @@ class Ingestor:
         self.max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self.writers = writers
-        # PostgreSQL: blobs are written on a private thread while the PostgreSQL thread writes
-        # the rows (the loop's default executor can be busy with other work).
+        # PostgreSQL: blobs are written on a private thread while the rows are sent (the
+        # loop's default executor can be busy with other work).
         self._blob_writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="blob-writer")
         self._writer_tasks: list[asyncio.Task[None]] = []
         self._wakes = WakeThrottle(hub, WAKE_INTERVAL_SECONDS) if hub is not None else None
@@ -143,7 +143,7 @@ class Ingestor:
         self._sqlite_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._sqlite: sqlite3.Connection | None = None
         self._sqlite_lock = asyncio.Lock()
-        self._pg: PgThread | None = None  # PostgreSQL: the group commit's own connection and loop
+        self._pg: IngestConnections | None = None  # PostgreSQL: the group commit's own connections
 
     async def start(self) -> None:
         if not self._writer_tasks:
@@ -167,7 +167,7 @@ class Ingestor:
             self._sqlite.close()
             self._sqlite = None
         if self._pg is not None:
-            await asyncio.to_thread(self._pg.close)
+            await self._pg.close()
             self._pg = None
 
     async def ingest(self, incoming: Incoming) -> Stored:
@@ -237,12 +237,11 @@ class Ingestor:
         if self._sqlite_path is not None:
             ids = await self._write_sqlite(batch, planned)
         else:
-            writing = self._blob_writer.submit(planned.write)
+            written = asyncio.wrap_future(self._blob_writer.submit(planned.write))
             try:
-                work = functools.partial(self._write_postgres, batch, planned.refs, writing)
-                ids = await asyncio.wrap_future(self._postgres().submit(work))
+                work = functools.partial(self._write_postgres, batch, planned.refs, written)
+                ids = await self._postgres().run(work)
             finally:
-                written = asyncio.wrap_future(writing)
                 await asyncio.wait([written])  # never leave the write running, or its error unobserved
                 if not written.cancelled():
                     written.exception()
@@ -251,20 +250,20 @@ class Ingestor:
             for mid, p in zip(ids, batch, strict=True)
         ]
 
-    def _postgres(self) -> PgThread:
+    def _postgres(self) -> IngestConnections:
         if self._pg is None:
-            self._pg = PgThread(self.engine)
+            self._pg = IngestConnections(self.engine, size=self.writers)
         return self._pg
 
     async def _write_postgres(
-        self, batch: list[_Pending], refs: list[BlobRef], writing: Future[None], connection: Any
+        self, batch: list[_Pending], refs: list[BlobRef], written: asyncio.Future[None], connection: Any
     ) -> list[int]:
-        """On the PostgreSQL thread: the rows go in while the blobs go to disk; COMMIT waits for both."""
+        """The rows go in while the blobs go to disk; COMMIT waits for both."""
         target = bulk.PgBatch(connection)
         async with connection.transaction():
             ids = await self._write_rows(target, batch, refs)
             await target.flush()
-            await asyncio.wrap_future(writing)
+            await written
         return ids
 
     async def _write_sqlite(self, batch: list[_Pending], planned: PlannedAppend) -> list[int]:

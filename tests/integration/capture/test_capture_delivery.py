@@ -13,7 +13,7 @@ from tests.integration.capture.capture_support import connect, find, in_threads,
 from tests.integration.capture.conftest import AppFactory
 
 from postroom.app import Postroom
-from postroom.store.pg_thread import APPLICATION_NAME
+from postroom.store.ingest_connections import APPLICATION_NAME
 
 
 async def test_the_250_comes_after_the_commit(app: Postroom) -> None:
