@@ -4,7 +4,7 @@ One asyncpg connection per group commit in flight (``POSTROOM_INGEST_WRITERS``, 
 default), on the server's own event loop. They ran on a thread with its own loop before,
 so that the commit's awaits would not queue behind the SMTP sessions' callbacks: +3-4 %
 messages a second on one machine, but on a slower one every cycle's hand-offs between the
-two threads and the GIL cost 10-15 % more CPU a message than the loop's own awaits
+two threads and the GIL cost about 10 % more CPU a message than the loop's own awaits
 (``bench/README.md``).
 """
 
