@@ -59,8 +59,8 @@ def delivery_from_verp(addresses: list[str]) -> int | None:
     return None
 
 
-def feedback_from(report: BounceReport, delivery_id: int | None) -> list[Feedback]:
-    """One feedback per failed or delayed recipient of the report."""
+def feedback_from(report: BounceReport, delivery_id: int | None, message_id: int) -> list[Feedback]:
+    """One feedback per failed or delayed recipient of the report (captured as ``message_id``)."""
     if delivery_id is None and report.original_message_id:
         match = OUR_MESSAGE_ID.match(report.original_message_id)
         delivery_id = int(match.group(1)) if match else None
@@ -76,6 +76,9 @@ def feedback_from(report: BounceReport, delivery_id: int | None) -> list[Feedbac
                 recipient=status.recipient,
                 bounce_kind="soft" if status.action == "delayed" or status.kind == "soft" else "hard",
                 diagnostic=" ".join(part for part in (status.status, status.diagnostic_code) if part) or None,
+                # Every worker process runs a collector, and one reads again what it had read
+                # after a crash: the receipt of this id lets only the first apply it.
+                event_id=f"{message_id}:{status.action}:{status.recipient}",
             )
         )
     return found
@@ -184,7 +187,7 @@ class BounceCollector:
         report = await asyncio.to_thread(parse_bounce, raw)
         if report is None:
             return
-        items = feedback_from(report, delivery_id)
+        items = feedback_from(report, delivery_id, message_id)
         if not items:
             return
         applied = await self.feedback.apply(items)
