@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from postroom.auth.service import AuthService
 from postroom.config import Settings
@@ -206,6 +206,28 @@ async def test_delete_by_query_removes_rows_search_entries_and_unshared_blobs(st
     assert await indexed(stack, drop.blob_sha256)
     assert await stack.messages.delete_matching(stack.other_tenant, parse_query("")) == 1
     assert not await indexed(stack, drop.blob_sha256)
+
+
+async def test_a_blob_stays_indexed_when_its_last_message_goes_while_a_copy_commits(stack: Stack) -> None:
+    """Deleting the last message of a digest while the same bytes are being committed again
+    must not drop the index row the new message relies on."""
+    first = await stack.ingestor.ingest(Incoming(raw=mail("Twice"), tenant_id=stack.tenant))
+    engine = stack.messages.engine
+    async with engine.connect() as conn:
+        # An ingest in flight: the same bytes written again, its index row and message row,
+        # not committed yet.
+        transaction = await conn.begin()
+        (ref,) = await asyncio.to_thread(stack.blobs.append, [(mail("Twice"), first.blob_sha256)])
+        await blob_index.record(conn, [ref])
+        row = dict((await conn.execute(select(Message.__table__).where(Message.id == first.id))).mappings().one())
+        row.pop("id")
+        copy = (await conn.execute(insert(Message).values(**row).returning(Message.id))).scalar_one()
+        deleting = asyncio.create_task(stack.messages.delete(stack.tenant, first.id))
+        await asyncio.sleep(0.5)  # the delete reaches the index while the copy is uncommitted
+        await transaction.commit()
+        await deleting
+    assert await indexed(stack, first.blob_sha256)
+    assert await stack.messages.raw(stack.tenant, copy) == mail("Twice")
 
 
 async def test_malformed_message_is_stored_raw_and_flagged(stack: Stack) -> None:

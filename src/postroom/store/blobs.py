@@ -276,15 +276,21 @@ def _fsync_dir(directory: Path) -> None:
 
 # ---- the index, in the caller's transaction -------------------------------------------
 async def record(conn: bulk.Target, refs: Sequence[BlobRef]) -> None:
-    """Index new blobs; a digest stored before keeps its first location."""
-    if not refs:
+    """Index new blobs; a digest stored before keeps its first location.
+
+    A digest already indexed gets its row locked (a no-op update), so that a delete of its
+    last other message, running ``forget_unreferenced`` at the same time, waits for this
+    transaction and then sees the new reference instead of dropping the row under it.
+    """
+    first = {r.digest: r for r in reversed(refs)}  # one row per digest, the first one's place
+    if not first:
         return
     await bulk.insert_many(
         conn,
         "blobs",
         ["digest", "segment", "offset", "length", "size"],
-        [(r.digest, r.segment, r.offset, r.length, r.size) for r in refs],
-        on_conflict="ON CONFLICT (digest) DO NOTHING",
+        [(r.digest, r.segment, r.offset, r.length, r.size) for r in first.values()],
+        on_conflict="ON CONFLICT (digest) DO UPDATE SET digest = excluded.digest",
     )
 
 
@@ -302,6 +308,10 @@ async def forget_unreferenced(conn: AsyncConnection, digests: Iterable[str], ref
     if not wanted:
         return 0
     column = referenced_by.blob_sha256  # type: ignore[attr-defined]
+    if conn.dialect.name == "postgresql":
+        # Wait for a commit in flight that references one of these (see ``record``): the
+        # DELETE below, a statement of its own, then sees that commit's rows.
+        await conn.execute(select(Blob.digest).where(Blob.digest.in_(wanted)).order_by(Blob.digest).with_for_update())
     result = await conn.execute(delete(Blob).where(Blob.digest.in_(wanted), ~exists().where(column == Blob.digest)))
     return int(result.rowcount)
 
