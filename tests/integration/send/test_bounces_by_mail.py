@@ -12,7 +12,9 @@ import asyncio
 import smtplib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from tests.integration.conftest import LiveFactory
 from tests.integration.send.test_send_api import wait_for_status
@@ -93,24 +95,30 @@ def qmail_bounce(return_path: str, recipient: str) -> bytes:
     ).encode()
 
 
+async def send_and_bounce(client: httpx.AsyncClient, capture_port: int, address: str) -> dict[str, Any]:
+    """Send one email to ``address``, then mail a qmail bounce for it to its VERP return path;
+    returns the email once it is ``bounced``."""
+    sent = (
+        await client.post(
+            "/api/v1/emails",
+            json={"from": "shop@example.test", "to": address, "subject": "Hello", "text": "hi"},
+        )
+    ).json()
+    delivery = (await wait_for_status(client, sent["id"], {"delivered"}))["recipients"][0]
+    return_path = f"bounces+{delivery['id']}@example.test"
+
+    def deliver() -> None:
+        with smtplib.SMTP("127.0.0.1", capture_port) as smtp:
+            smtp.sendmail("", [return_path], qmail_bounce(return_path, address))
+
+    await asyncio.to_thread(deliver)
+    return await wait_for_status(client, sent["id"], {"bounced"})
+
+
 async def test_a_plain_text_bounce_to_the_return_path_is_a_bounce(live_factory: LiveFactory, capture_port: int) -> None:
     live = await live_factory(smtp=True, smtp_port=capture_port)
     async with live.client(await live.api_key(Role.DEVELOPER)) as client:
-        sent = (
-            await client.post(
-                "/api/v1/emails",
-                json={"from": "shop@example.test", "to": "gone@example.test", "subject": "Hello", "text": "hi"},
-            )
-        ).json()
-        delivery = (await wait_for_status(client, sent["id"], {"delivered"}))["recipients"][0]
-        return_path = f"bounces+{delivery['id']}@example.test"
-
-        def deliver() -> None:
-            with smtplib.SMTP("127.0.0.1", capture_port) as smtp:
-                smtp.sendmail("", [return_path], qmail_bounce(return_path, "gone@example.test"))
-
-        await asyncio.to_thread(deliver)
-        body = await wait_for_status(client, sent["id"], {"bounced"})
+        body = await send_and_bounce(client, capture_port, "gone@example.test")
         bounce = body["recipients"][0]["events"][-1]
         assert bounce["source"] == "dsn" and bounce["bounce_type"] == "hard"
         assert (await client.get("/api/v1/suppressions/gone@example.test")).json()["reason"] == "hard_bounce"
@@ -123,21 +131,7 @@ async def test_a_bounce_is_applied_once_however_many_collectors_read_it(
     live = await live_factory(smtp=True, smtp_port=capture_port)
     await live_factory()  # a second process's workers on the same database
     async with live.client(await live.api_key(Role.DEVELOPER)) as client:
-        sent = (
-            await client.post(
-                "/api/v1/emails",
-                json={"from": "shop@example.test", "to": "twice@example.test", "subject": "Hello", "text": "hi"},
-            )
-        ).json()
-        delivery = (await wait_for_status(client, sent["id"], {"delivered"}))["recipients"][0]
-        return_path = f"bounces+{delivery['id']}@example.test"
-
-        def deliver() -> None:
-            with smtplib.SMTP("127.0.0.1", capture_port) as smtp:
-                smtp.sendmail("", [return_path], qmail_bounce(return_path, "twice@example.test"))
-
-        await asyncio.to_thread(deliver)
-        await wait_for_status(client, sent["id"], {"bounced"})
+        body = await send_and_bounce(client, capture_port, "twice@example.test")
         await asyncio.sleep(3)  # both collectors have read the DSN by now (each polls every second)
-        events = (await client.get(f"/api/v1/emails/{sent['id']}")).json()["recipients"][0]["events"]
+        events = (await client.get(f"/api/v1/emails/{body['id']}")).json()["recipients"][0]["events"]
         assert [e["type"] for e in events].count("bounced") == 1, events
