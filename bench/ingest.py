@@ -471,6 +471,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.serve_baseline:
         serve_baseline(args.serve_baseline, args.baseline_loops)
         return
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
     engines = parse_engines(args.engines)
     # Every round sends fresh messages: the blob store is content-addressed, so a repeat would cost nothing.
     batches = [make_messages(args.messages, seed=11 + n) for n in range(args.rounds)]
