@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from postroom.store.engine import sqlite_file
+
 DEFAULT_JWT_SECRET = "postroom-development-secret-change-me"
 MIN_SECRET_LENGTH = 32
 PRODUCTION_NAMES = {"production", "prod"}
@@ -475,15 +477,11 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _sqlite_on_a_file(cls, value: str) -> str:
-        # Every pooled connection to an in-memory database sees an empty one of its own, and
-        # ingest writes SQLite through its own connection to the file.
         if value.startswith("sqlite"):
-            database = value.split("///", 1)[1] if "///" in value else ""
-            if not database or database.startswith((":memory:", "file:")) or "mode=memory" in database:
-                raise ConfigError(
-                    f"DATABASE_URL={value!r}: SQLite needs a database file, as in sqlite:///path/to/postroom.db "
-                    "(in-memory and file: URI databases are not supported)"
-                )
+            try:
+                sqlite_file(value)
+            except ValueError as exc:
+                raise ConfigError(f"DATABASE_URL={value!r}: {exc}") from None
         return value
 
     @field_validator("event_loop")

@@ -31,7 +31,7 @@ from postroom.core.events import EventHub, NewEvent, WakeThrottle
 from postroom.mime import Address, HeaderSummary, parse_headers
 from postroom.store import blobs, bulk, counters, search
 from postroom.store.blobs import BlobRef, BlobStore, PackedBlob, PlannedAppend
-from postroom.store.engine import SQLITE_PRAGMAS
+from postroom.store.engine import SQLITE_PRAGMAS, sqlite_file
 from postroom.store.ingest_connections import IngestConnections
 from postroom.store.models import Message, ParseState
 from postroom.store.types import db_json, db_text, utcnow
@@ -105,16 +105,6 @@ def _address_text(items: Sequence[Address]) -> str:
     return " ".join(f"{a.name} {a.address}" for a in items)
 
 
-def _sqlite_file(engine: AsyncEngine) -> str | None:
-    """The database file when the engine is SQLite; None for PostgreSQL."""
-    if engine.dialect.name != "sqlite":
-        return None
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        raise ValueError(f"ingest writes SQLite through its own connection and needs a database file, not {database!r}")
-    return database
-
-
 class Ingestor:
     def __init__(
         self,
@@ -138,7 +128,7 @@ class Ingestor:
         self._blob_writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="blob-writer")
         self._writer_tasks: list[asyncio.Task[None]] = []
         self._wakes = WakeThrottle(hub, WAKE_INTERVAL_SECONDS) if hub is not None else None
-        self._sqlite_path = _sqlite_file(engine)
+        self._sqlite_path = sqlite_file(engine.url)
         # SQLite: one thread and one plain sqlite3 connection write every batch's rows.
         self._sqlite_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._sqlite: sqlite3.Connection | None = None

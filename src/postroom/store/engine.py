@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_PRAGMAS = (
@@ -39,6 +39,24 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
     kwargs["connect_args"] = {"server_settings": PG_SERVER_SETTINGS}
     return create_async_engine(url, **kwargs)
+
+
+def sqlite_file(url: str | URL) -> str | None:
+    """The database file of a SQLite URL; None for another engine.
+
+    Raises ValueError for SQLite without a file (in memory, or a ``file:`` URI): every pooled
+    connection to an in-memory database sees an empty one of its own, and ingest writes
+    through a connection of its own to the file."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if not database or database.startswith((":memory:", "file:")):
+        raise ValueError(
+            f"SQLite needs a database file, as in sqlite:///path/to/postroom.db, not {database or 'none'!r} "
+            "(in-memory and file: URI databases are not supported)"
+        )
+    return database
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
