@@ -190,6 +190,7 @@ class BounceCollector:
         items = feedback_from(report, delivery_id, message_id)
         if not items:
             return
-        applied = await self.feedback.apply(items)
+        # Tagged first: whoever sees the delivery bounced finds the DSN under tag:bounce too.
         await self.messages.update(tenant_id, message_id, add_tags=["bounce"])
+        applied = await self.feedback.apply(items)
         log.info("dsn_bounce", message_id=message_id, matched=applied.matched, unmatched=applied.unmatched)
