@@ -1,6 +1,8 @@
 import zlib
 from pathlib import Path
 
+import pytest
+
 from postroom.store.blobs import HEADER, MAGIC, BlobStore, blob_digest
 
 
@@ -47,3 +49,19 @@ def test_planned_appends_own_their_ranges_whatever_order_they_are_written_in(tmp
     assert store.read(first.refs[0]) == b"first\r\n" * 50
     assert store.read(second.refs[0]) == b"second\r\n" * 70
     assert list(store.scan(first.segment)) == [*first.refs, *second.refs]
+
+
+def test_planning_touches_no_disk_and_the_first_write_creates_the_segment(tmp_path: Path) -> None:
+    # Planning runs on the event loop: the file and its directory fsync wait for the write.
+    store = BlobStore(tmp_path, fsync=True)
+    planned = store.plan([BlobStore.pack(b"hello\r\n")])
+    assert not store.path_of(planned.segment).exists()
+    planned.write()
+    assert store.read(planned.refs[0]) == b"hello\r\n"
+    # A segment that vanishes once written to fails later writes instead of being made again.
+    store.path_of(planned.segment).unlink()
+    again = store.plan([BlobStore.pack(b"again\r\n")])
+    assert again.segment == planned.segment
+    with pytest.raises(FileNotFoundError):
+        again.write()
+    assert store.plan([BlobStore.pack(b"third\r\n")]).segment != planned.segment

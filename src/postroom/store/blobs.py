@@ -83,6 +83,7 @@ class PlannedAppend:
     def write(self) -> None:
         """Write and sync, from any thread; the blobs are durable on return (with fsync on)."""
         try:
+            self.store.create(self.segment)
             fd = os.open(self.store.path_of(self.segment), os.O_WRONLY)
             try:
                 if os.pwrite(fd, self.payload, self.offset) != len(self.payload):
@@ -152,6 +153,8 @@ class BlobStore:
         self._opened_at = 0.0
         self._prefix = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._sequence = 0
+        self._create_lock = threading.Lock()
+        self._created: list[str] = []  # the newest segments known to exist, durably named
 
     @property
     def current_segment(self) -> str | None:
@@ -166,7 +169,8 @@ class BlobStore:
         return PackedBlob(digest or blob_digest(raw), len(raw), compress(raw))
 
     def _segment_for(self, incoming: int) -> str:
-        """The segment ``incoming`` bytes go to: the current one, or a new (created, named durably) one."""
+        """The segment ``incoming`` bytes go to: the current one, or a new one (created by the
+        first write into it, off the caller's event loop)."""
         now = time.monotonic()
         fits = self._end + incoming <= self.segment_bytes and now - self._opened_at < self.segment_seconds
         if self._current is not None and fits:
@@ -175,10 +179,19 @@ class BlobStore:
         self._current = f"{self._prefix}-{self._sequence:06d}.seg"
         self._opened_at = now
         self._end = 0
-        os.close(os.open(self.path_of(self._current), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
-        if self.fsync:
-            _fsync_dir(self.segments)  # the new file's name is durable before anything points into it
         return self._current
+
+    def create(self, segment: str) -> None:
+        """Make ``segment`` exist with a durable name, once; every write into it calls this
+        first, so no write returns before the file it went to can be found after a crash."""
+        with self._create_lock:
+            if segment in self._created:
+                return
+            os.close(os.open(self.path_of(segment), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
+            if self.fsync:
+                _fsync_dir(self.segments)
+            # A segment vanished since (disk trouble) must fail its writes, not be made again.
+            self._created = [*self._created[-7:], segment]
 
     def plan(self, blobs: Sequence[PackedBlob]) -> PlannedAppend:
         """Give packed blobs their place at the end of this process's segment.
