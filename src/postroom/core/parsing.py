@@ -34,11 +34,19 @@ SWEEP_BATCH = 200
 BUSY_BATCH = 10
 QUIET_SECONDS = 0.2  # while mail is arriving, leave the CPU to ingest...
 MAX_DEFER_SECONDS = 3.0  # ...but never leave the backlog untouched for longer than this
+# The parse thread holds the GIL while SMTP sessions wait on the event loop: it lets go at
+# least this often. Yielding after every message halved the time-to-250 of mail arriving
+# during a sweep but cost the sweep 17 % of its rate; every 2 ms keeps most of both.
+YIELD_SECONDS = 0.002
 
 
 def _parse_blobs(store: BlobStore, refs: Sequence[BlobRef | None]) -> list[ParsedMessage | None]:
     results: list[ParsedMessage | None] = []
+    slice_start = time.perf_counter()
     for ref in refs:
+        if time.perf_counter() - slice_start >= YIELD_SECONDS:
+            time.sleep(0)  # a waiting event loop gets the GIL now, not after a 5 ms switch interval
+            slice_start = time.perf_counter()
         try:
             results.append(parse_message(store.read(ref)) if ref else None)
         except BlobNotFound:
