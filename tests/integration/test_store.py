@@ -311,6 +311,24 @@ async def test_a_message_parsed_meanwhile_is_not_written_twice(stack: Stack) -> 
     assert sorted(m["id"] for m in page.items) == [m.id for m in stored]
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_read_waits_for_a_parse_in_progress_rather_than_show_an_empty_body(stack: Stack) -> None:
+    """On PostgreSQL the sweeper locks the rows it parses; a read arriving meanwhile must not
+    take "someone else has it" for "parsed"."""
+    stored = await stack.ingestor.ingest(Incoming(raw=mail("Locked", body="bassoon"), tenant_id=stack.tenant))
+    engine = stack.messages.engine
+    async with engine.begin() as sweeper:  # holds the row as a sweep in progress does
+        await sweeper.execute(select(Message.id).where(Message.id == stored.id).with_for_update())
+        reading = asyncio.create_task(stack.messages.get(stack.tenant, stored.id))
+        searching = asyncio.create_task(stack.messages.list(stack.tenant, parse_query("bassoon")))
+        await asyncio.sleep(0.5)
+        assert not reading.done() and not searching.done()
+    async with asyncio.timeout(10):
+        detail, page = await reading, await searching
+    assert detail["parsed"] is True and "bassoon" in detail["text"]
+    assert [m["id"] for m in page.items] == [stored.id]
+
+
 async def test_text_and_excluded_terms_combine(stack: Stack) -> None:
     both = await stack.ingestor.ingest(Incoming(raw=mail("alpha beta", body="x"), tenant_id=stack.tenant))
     only = await stack.ingestor.ingest(Incoming(raw=mail("alpha gamma", body="x"), tenant_id=stack.tenant))

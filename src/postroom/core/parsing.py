@@ -157,15 +157,19 @@ _COLUMNS = (
 )
 
 
-async def parse_pending(engine: AsyncEngine, blobs: BlobStore, where: Any, limit: int) -> int:
-    """Parse up to ``limit`` pending messages matching ``where``; returns how many."""
+async def parse_pending(engine: AsyncEngine, blobs: BlobStore, where: Any, limit: int, *, wait: bool = False) -> int:
+    """Parse up to ``limit`` pending messages matching ``where``; returns how many.
+
+    On PostgreSQL, messages another worker is parsing are skipped, or with ``wait`` (a
+    reader that needs them parsed) waited for: their rows are parsed once that worker
+    commits, so they no longer match."""
     locking = engine.dialect.name == "postgresql"
     async with engine.begin() as conn:
         query = (
             select(*_COLUMNS).where(Message.parse_state == ParseState.PENDING, where).order_by(Message.id).limit(limit)
         )
         if locking:
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=not wait)
         rows = list(await conn.execute(query))
         if not rows:
             return 0
@@ -191,12 +195,13 @@ async def parse_pending(engine: AsyncEngine, blobs: BlobStore, where: Any, limit
 
 async def ensure_parsed(engine: AsyncEngine, blobs: BlobStore, tenant_id: int, ids: Sequence[int]) -> None:
     if ids:
-        await parse_pending(engine, blobs, (Message.tenant_id == tenant_id) & Message.id.in_(ids), len(ids))
+        where = (Message.tenant_id == tenant_id) & Message.id.in_(ids)
+        await parse_pending(engine, blobs, where, len(ids), wait=True)
 
 
 async def ensure_tenant_parsed(engine: AsyncEngine, blobs: BlobStore, tenant_id: int, limit: int = 500) -> None:
     """Before a body or attachment search: catch up on what the sweeper has not reached."""
-    await parse_pending(engine, blobs, Message.tenant_id == tenant_id, limit)
+    await parse_pending(engine, blobs, Message.tenant_id == tenant_id, limit, wait=True)
 
 
 class ParseSweeper:
